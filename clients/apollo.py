@@ -12,7 +12,14 @@ import httpx
 
 from clients.contacts import Contact, Lookup
 from clients.errors import MalformedResponse
-from clients.http import build_client, json_body, raise_for_status, request_id_of, require, transport_errors
+from clients.http import (
+    build_client,
+    json_body,
+    raise_for_status,
+    request_id_of,
+    require,
+    transport_errors,
+)
 from clients.pipeline import CallResult, Mode, Pipeline, Reply
 
 VENDOR = "apollo"
@@ -117,6 +124,20 @@ class ApolloClient:
         # Enrichment is a read on Apollo's side, so repeating it after a lost
         # response is safe; at worst Apollo charges a credit twice.
         return self.pipeline.call(VENDOR, "people_enrich", send, mode=mode, idempotent=True)
+
+    def run_probe(self, operation: str, *, mode: Mode = "interactive") -> CallResult[object]:
+        """Run one registry probe with fixed inputs: acme.com, VP Engineering."""
+        if operation == "health":
+            return self.health(mode=mode)  # type: ignore[return-value]
+        if operation == "people_search":
+            return self.search_people("acme.com", ["VP Engineering"], mode=mode)  # type: ignore[return-value]
+        if operation == "people_enrich":
+            people = self.search_people("acme.com", ["VP Engineering"], mode=mode).value
+            if not people:
+                raise MalformedResponse("probe search returned nobody to enrich",
+                                        vendor=VENDOR, operation="people_enrich")
+            return self.enrich_person(people[0].id, mode=mode)  # type: ignore[return-value]
+        raise KeyError(f"apollo has no probe {operation!r}")
 
     def find_contacts(self, domain: str, titles: list[str], *, limit: int = 3,
                       mode: Mode = "interactive") -> Lookup:

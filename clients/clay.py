@@ -16,7 +16,14 @@ import httpx
 
 from clients.contacts import Contact, Lookup
 from clients.errors import MalformedResponse, VendorTimeout
-from clients.http import build_client, json_body, raise_for_status, request_id_of, require, transport_errors
+from clients.http import (
+    build_client,
+    json_body,
+    raise_for_status,
+    request_id_of,
+    require,
+    transport_errors,
+)
 from clients.pipeline import CallResult, Mode, Pipeline, Reply
 
 VENDOR = "clay"
@@ -127,6 +134,17 @@ class ClayClient:
             self._sleep(POLL_INTERVAL)
         raise VendorTimeout(f"routine run {run_id} not complete after {POLL_LIMIT} polls",
                             vendor=VENDOR, operation="email_lookup", request_sent=True)
+
+    def run_probe(self, operation: str, *, mode: Mode = "interactive") -> CallResult[object]:
+        """Run one registry probe with fixed inputs: acme.com, VP Engineering."""
+        if operation == "me":
+            return self.me(mode=mode)  # type: ignore[return-value]
+        if operation == "people_search":
+            return self.search_people("acme.com", ["VP Engineering"], mode=mode)  # type: ignore[return-value]
+        if operation == "email_lookup":
+            people = self.search_people("acme.com", ["VP Engineering"], mode=mode).value[:1]
+            return self.lookup_emails(people, "acme.com", mode=mode)  # type: ignore[return-value]
+        raise KeyError(f"clay has no probe {operation!r}")
 
     def find_contacts(self, domain: str, titles: list[str], *, limit: int = 3,
                       mode: Mode = "interactive") -> Lookup:

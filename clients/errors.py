@@ -44,6 +44,8 @@ class VendorError(Exception):
         # True when the request may have reached the vendor although no response
         # came back, so a retry could repeat its effect.
         self.request_sent = request_sent
+        # The pipeline's CallRecord of the call this error ended, once recorded.
+        self.record: object = None
         self.vendor = vendor
         self.operation = operation
         self.status_code = status_code

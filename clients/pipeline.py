@@ -135,7 +135,7 @@ class Pipeline:
             key = self._credential(spec, operation)
             reply = self._retrying(spec, deadline, idempotent, operation)(attempt)
         except VendorError as exc:
-            record = self._record(spec, operation, mode, started_at, started, attempts, None, exc)
+            exc.record = self._record(spec, operation, mode, started_at, started, attempts, None, exc)
             raise exc from exc.__cause__
         record = self._record(spec, operation, mode, started_at, started, attempts, reply, None)
         return CallResult(reply.value, record)

@@ -12,7 +12,6 @@ import atexit
 import logging
 import queue
 import threading
-from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import delete

@@ -1,0 +1,58 @@
+"""Saving contacts, whether a provider found them or a person typed them in."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from clients.contacts import Contact
+from console.store import Store
+from console.store.models import ContactRow
+from console.store.times import utcnow
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class InvalidContact(ValueError):
+    pass
+
+
+def save_contacts(store: Store, domain: str, contacts: list[Contact], *,
+                  application_id: str | None = None, created_by: str = "") -> int:
+    """Insert contacts, skipping any (domain, e-mail) already stored; return how many were new."""
+    if not contacts:
+        return 0
+    rows = [
+        {"domain": domain, "name": c.name, "title": c.title, "email": c.email, "source": c.source,
+         "linkedin_url": c.linkedin_url, "application_id": application_id,
+         "created_at": utcnow(), "created_by": created_by}
+        for c in contacts
+    ]
+    with store.session() as session:
+        insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
+        statement = insert(ContactRow).values(rows).on_conflict_do_nothing(
+            index_elements=["domain", "email"])
+        result = session.execute(statement)
+        return max(result.rowcount or 0, 0)
+
+
+def add_manual_contact(store: Store, domain: str, name: str, title: str, email: str, *,
+                       created_by: str) -> Contact:
+    name = " ".join(name.split())
+    email = email.strip().lower()
+    if not name:
+        raise InvalidContact("name is empty; enter the person's full name")
+    if not _EMAIL.match(email):
+        raise InvalidContact(f"{email!r} is not a valid e-mail address")
+    contact = Contact(name=name, title=" ".join(title.split()), email=email, source="manual")
+    if save_contacts(store, domain, [contact], created_by=created_by) == 0:
+        raise InvalidContact(f"{email} is already stored for {domain}")
+    return contact
+
+
+def contacts_for(store: Store, domain: str) -> list[ContactRow]:
+    with store.session() as session:
+        return list(session.scalars(select(ContactRow).where(ContactRow.domain == domain)
+                                    .order_by(ContactRow.created_at)))
