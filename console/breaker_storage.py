@@ -112,6 +112,15 @@ class StoreBreakerStorage(pybreaker.CircuitBreakerStorage):
 
 
 def record_transition(store: Store, vendor: str, old: str, new: str, cause: str) -> None:
+    """Store a breaker transition once, however many processes notice it.
+
+    Every process sharing a breaker sees the change (pybreaker notifies when its
+    cached state differs from storage), so a repeat of the newest event is dropped.
+    """
     with store.session() as session:
+        latest = session.scalars(select(BreakerEvent).where(BreakerEvent.vendor == vendor)
+                                 .order_by(BreakerEvent.id.desc()).limit(1)).first()
+        if latest is not None and latest.new_state == new:
+            return
         session.add(BreakerEvent(at=utcnow(), vendor=vendor, old_state=old, new_state=new,
                                  cause=cause[:1000]))
