@@ -21,6 +21,7 @@ from console.store.models import (
     BUCKET_COLUMNS,
     LATENCY_BUCKETS_MS,
     CallRecordRow,
+    DailyRollup,
     Rollup,
     VendorFlag,
 )
@@ -98,13 +99,15 @@ def vendor_health(runtime: Runtime, now: datetime | None = None) -> list[VendorH
             .group_by(Rollup.vendor, Rollup.outcome)
         ).all()
         month_credits = dict(session.execute(
-            select(Rollup.vendor, func.sum(Rollup.credits))
-            .where(Rollup.minute >= month_start(now)).group_by(Rollup.vendor)
+            select(DailyRollup.vendor, func.sum(DailyRollup.credits))
+            .where(DailyRollup.day >= month_start(now).date()).group_by(DailyRollup.vendor)
         ).all())
-        last_success = dict(session.execute(
-            select(Rollup.vendor, func.max(Rollup.minute)).where(Rollup.outcome == SUCCESS)
-            .group_by(Rollup.vendor)
-        ).all())
+        # One indexed lookup per vendor, newest first, instead of a scan of every rollup.
+        last_success = {
+            name: session.scalar(select(Rollup.minute).where(Rollup.vendor == name, Rollup.outcome == SUCCESS)
+                                 .order_by(Rollup.minute.desc()).limit(1))
+            for name in REGISTRY
+        }
         flags = {(flag.vendor, flag.flag): flag for flag in session.scalars(select(VendorFlag))}
 
     health = []

@@ -27,6 +27,7 @@ from console.store.models import (
     BUCKET_COLUMNS,
     LATENCY_BUCKETS_MS,
     CallRecordRow,
+    DailyRollup,
     Rollup,
     VendorFlag,
 )
@@ -65,20 +66,44 @@ def rollup_rows(records: list[CallRecord]) -> list[dict[str, object]]:
     return list(rows.values())
 
 
-def upsert_rollups(session: Session, rows: list[dict[str, object]]) -> None:
-    """Add to existing rollup rows; the database does the addition, so concurrent
-    writers from several processes lose no update."""
-    if not rows:
-        return
+DAILY_COLUMNS = ("calls", "breaker_failures", "latency_ms_sum", "credits", "cost_usd")
+
+
+def daily_rows(minute_rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Fold minute rollup rows into one row per (day, vendor, operation, outcome)."""
+    days: dict[tuple[object, ...], dict[str, object]] = {}
+    for row in minute_rows:
+        key = (row["minute"].date(), row["vendor"], row["operation"], row["outcome"])  # type: ignore[attr-defined]
+        day = days.setdefault(key, {"day": key[0], "vendor": key[1], "operation": key[2], "outcome": key[3],
+                                    **{name: 0 for name in DAILY_COLUMNS}})
+        for name in DAILY_COLUMNS:
+            day[name] += row[name]  # type: ignore[operator]
+    return list(days.values())
+
+
+def _upsert(session: Session, table: type[Rollup] | type[DailyRollup], keys: list[str],
+            summed: tuple[str, ...], rows: list[dict[str, object]]) -> None:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Rollup).values(rows)
-    summed = ("calls", "breaker_failures", "latency_ms_sum", "credits", "cost_usd", *BUCKET_COLUMNS)
+    statement = insert(table).values(rows)
     statement = statement.on_conflict_do_update(
-        index_elements=["minute", "vendor", "operation", "outcome"],
-        set_={name: getattr(Rollup, name) + statement.excluded[name] for name in summed},
+        index_elements=keys,
+        set_={name: getattr(table, name) + statement.excluded[name] for name in summed},
     )
     session.execute(statement)
+
+
+def upsert_rollups(session: Session, rows: list[dict[str, object]]) -> None:
+    """Add minute rows to the minute and daily rollups.
+
+    The database does the addition, so concurrent writers from several
+    processes lose no update.
+    """
+    if not rows:
+        return
+    _upsert(session, Rollup, ["minute", "vendor", "operation", "outcome"],
+            (*DAILY_COLUMNS, *BUCKET_COLUMNS), rows)
+    _upsert(session, DailyRollup, ["day", "vendor", "operation", "outcome"], DAILY_COLUMNS, daily_rows(rows))
 
 
 def update_flags(session: Session, records: list[CallRecord]) -> None:

@@ -14,7 +14,7 @@ from clients.recording import CallRecord
 from console.recorder import write_records
 from console.retention import purge_call_records
 from console.store import Store
-from console.store.models import CallRecordRow, Rollup
+from console.store.models import CallRecordRow, DailyRollup, Rollup
 
 pytestmark = pytest.mark.all_backends
 
@@ -61,6 +61,12 @@ def test_rollup_histogram_and_outcomes(store):
     assert rows["success"].le_50 == 1
     assert rows["success"].le_1000 == 1
     assert rows["VendorUnavailable"].le_inf == 1
+    with store.session() as session:
+        daily = {row.outcome: row for row in session.scalars(select(DailyRollup))}
+    assert daily["success"].day == minute.date()
+    assert daily["success"].calls == 2
+    assert daily["success"].credits == pytest.approx(2.0)
+    assert daily["VendorUnavailable"].calls == 1
 
 
 def test_retention_deletes_old_in_batches(store):

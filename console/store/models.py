@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     Index,
@@ -76,6 +77,26 @@ class Rollup(Base):
     le_inf: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_rollups_vendor_minute", "vendor", "minute"),)
+
+
+class DailyRollup(Base):
+    """Calls per day, vendor, operation and outcome, for month-long figures.
+
+    Spend and credit figures sum a month; summing 30 of these per vendor is far
+    cheaper than summing 43,200 minute rollups.
+    """
+
+    __tablename__ = "daily_rollups"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(32), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(32), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    breaker_failures: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    credits: Mapped[float] = mapped_column(Float, default=0.0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class BreakerRow(Base):
