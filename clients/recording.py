@@ -62,8 +62,11 @@ class Metrics:
 
     prefix = "roleferry.integrations"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8125) -> None:
-        self._statsd = DogStatsd(host=host, port=port, disable_telemetry=True)
+    def __init__(self, host: str = "127.0.0.1", port: int = 8125, flush_interval: float = 0.3) -> None:
+        # Buffered: a call appends to memory and a background thread sends the
+        # packets every flush_interval seconds, so no UDP send sits in a call.
+        self._statsd = DogStatsd(host=host, port=port, disable_telemetry=True, disable_buffering=False,
+                                 flush_interval=flush_interval)
 
     def send(self, record: CallRecord) -> None:
         base = f"{self.prefix}.{record.vendor}"
@@ -79,7 +82,11 @@ class Metrics:
             # Metrics are best effort: a missing agent must never fail a vendor call.
             log.debug("dogstatsd send failed: %s", exc)
 
+    def flush(self) -> None:
+        self._statsd.flush()
+
     def close(self) -> None:
+        self._statsd.flush()
         self._statsd.close_socket()
 
 

@@ -144,6 +144,7 @@ class BufferedRecorder:
     """
 
     PURGE_EVERY = 3600.0
+    LINGER = 0.2
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -178,29 +179,38 @@ class BufferedRecorder:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            batch: list[CallRecord] = []
-            markers: list[threading.Event] = []
-            stop = False
-            while True:
-                if item is None:
-                    stop = True
-                elif isinstance(item, threading.Event):
-                    markers.append(item)
-                else:
-                    batch.append(item)
-                if len(batch) >= BATCH_SIZE:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            batch, markers, stop = self._collect()
             self._write(batch)
             for marker in markers:
                 marker.set()
             if stop:
                 return
             self._purge_if_due()
+
+    def _collect(self) -> tuple[list[CallRecord], list[threading.Event], bool]:
+        """Gather one batch: wait for a first item, then linger up to LINGER seconds.
+
+        Lingering turns a burst of calls into one transaction instead of one per
+        call; a flush or close request ends the wait at once.
+        """
+        batch: list[CallRecord] = []
+        markers: list[threading.Event] = []
+        item = self._queue.get()
+        deadline = time.monotonic() + self.LINGER
+        while True:
+            if item is None:
+                return batch, markers, True
+            if isinstance(item, threading.Event):
+                markers.append(item)
+            else:
+                batch.append(item)
+            if len(batch) >= BATCH_SIZE:
+                return batch, markers, False
+            remaining = deadline - time.monotonic()
+            try:
+                item = self._queue.get_nowait() if markers or remaining <= 0 else self._queue.get(timeout=remaining)
+            except queue.Empty:
+                return batch, markers, False
 
     def _purge_if_due(self) -> None:
         now = time.monotonic()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pybreaker
-from pyrate_limiter import AbstractBucket, Rate, SQLiteBucket
+from pyrate_limiter import AbstractBucket, Rate
 from sqlalchemy.engine import make_url
 
 from clients.apollo import ApolloClient
@@ -27,6 +27,7 @@ from clients.registry.spec import VendorSpec
 from clients.secrets import RedactSecretsFilter, SecretChain, StaticProvider, default_chain
 from console.breaker_storage import StoreBreakerStorage, record_transition
 from console.config import Settings
+from console.ratelimit_bucket import open_bucket
 from console.recorder import BufferedRecorder
 from console.sandbox.faults import parse_fault_list
 from console.sandbox.server import Sandbox, SandboxServer
@@ -122,7 +123,7 @@ def _bucket(settings: Settings, vendor: str, rates: list[Rate]) -> AbstractBucke
         return RedisBucket.init(rates, redis.Redis.from_url(settings.redis_url), key)
     path = ratelimit_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteBucket.init_from_file(rates, table=f"rate_{vendor}", db_path=str(path), use_file_lock=True)
+    return open_bucket(path, f"rate_{vendor}", rates)
 
 
 def open_runtime(settings: Settings | None = None, *, start_sandbox: bool = True) -> Runtime:
