@@ -343,17 +343,18 @@ def run_rows(runtime: Runtime, job_id: str, *, worker: str | None = None, lease:
 
 def run_job_inline(runtime: Runtime, job_id: str, *, threads: int = DEFAULT_THREADS,
                    on_progress: Callable[[], None] | None = None, poll: float = 0.5) -> str:
-    """Run `threads` row loops in this process until the job stops or finishes; return the end state."""
+    """Run `threads` row loops in this process until the job stops or finishes.
+
+    Return FINISHED when the job is done, else STOPPED (paused, cancelled, or a
+    loop failed on a system error, which is logged).
+    """
     stop = threading.Event()
-    states: list[str] = []
 
     def loop(index: int) -> None:
         try:
-            states.append(run_rows(runtime, job_id, worker=f"{worker_name()}:inline-{index}",
-                                   should_stop=stop.is_set))
+            run_rows(runtime, job_id, worker=f"{worker_name()}:inline-{index}", should_stop=stop.is_set)
         except Exception:
             log.exception("backfill job %s: row loop %d stopped on an error", job_id, index)
-            states.append(STOPPED)
 
     workers = [threading.Thread(target=loop, args=(index,), name=f"backfill-{index}", daemon=True)
                for index in range(max(threads, 1))]
@@ -372,7 +373,9 @@ def run_job_inline(runtime: Runtime, job_id: str, *, threads: int = DEFAULT_THRE
         raise
     if on_progress is not None:
         on_progress()
-    return FINISHED if FINISHED in states else STOPPED
+    with runtime.store.session() as session:
+        status = session.scalar(select(BackfillJob.status).where(BackfillJob.id == job_id))
+    return FINISHED if status == JOB_DONE else STOPPED
 
 
 # --- huey -------------------------------------------------------------------
