@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from conftest import sandbox_stats, set_fault
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from clients.registry.spec import RateLimit
 from console.backfill import jobs
 from console.backfill.estimate import estimate
 from console.backfill.export import neutralise, results_csv
 from console.backfill.upload import parse_upload
-from console.backfill.worker import FINISHED, STOPPED, run_job_inline
+from console.backfill.worker import (
+    CLAIMED,
+    FINISHED,
+    STOPPED,
+    WAIT,
+    RowOutcome,
+    claim_next,
+    finish_row,
+    process_row,
+    run_job_inline,
+)
 from console.store.backfill_models import FINAL_ROW_STATES, BackfillRow
 from console.store.models import ApplicationRow, ContactRow
 from console.store.times import utcnow
@@ -332,3 +343,40 @@ def test_export_neutralises_formulas(runtime):
     for row in rows:
         for value in row.values():
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_expired_claim_is_taken_over_once(runtime):
+    job_id = small_job(runtime, rows=1)
+    state, first = claim_next(runtime.store, job_id, "worker-a", lease=60)
+    assert state == CLAIMED
+    state, none = claim_next(runtime.store, job_id, "worker-b", lease=60)
+    assert state == WAIT
+    assert none is None
+
+    with runtime.store.session() as session:
+        session.execute(update(BackfillRow).where(BackfillRow.id == first.row_id)
+                        .values(claimed_at=utcnow() - timedelta(seconds=120)))
+    state, second = claim_next(runtime.store, job_id, "worker-b", lease=60)
+    assert state == CLAIMED
+    assert second.row_id == first.row_id
+    assert second.token != first.token
+
+    assert finish_row(runtime.store, second, RowOutcome(status="no_match")) is True
+    assert finish_row(runtime.store, first, RowOutcome(status="done")) is False
+    assert row_states(runtime, job_id) == ["no_match"]
+    assert claim_next(runtime.store, job_id, "worker-a", lease=60) == (FINISHED, None)
+    assert jobs.get_job(runtime.store, job_id).status == jobs.JOB_DONE
+
+
+def test_rerun_row_replays_paid_results(runtime, sandbox):
+    job_id = small_job(runtime, rows=1, titles="VP Engineering;Head of Engineering")
+    _, claim = claim_next(runtime.store, job_id, "worker-a", lease=60)
+    first = process_row(runtime, claim)
+    charged = {vendor: stats["charges_total"] for vendor, stats in sandbox_stats(sandbox).items()}
+    again = process_row(runtime, claim)
+
+    assert {vendor: stats["charges_total"] for vendor, stats in sandbox_stats(sandbox).items()} == charged
+    assert sum(charged.values()) > 0
+    assert again.status == first.status
+    assert again.credits == first.credits
+    assert again.contacts == first.contacts

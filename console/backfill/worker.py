@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 import clients.errors as vendor_errors
-from console.backfill import estimate
+from console.backfill import checkpoint, estimate
 from console.config import Settings
 from console.contacts import save_contacts
 from console.enrichment import PROVIDERS, run_waterfall
@@ -141,6 +141,9 @@ def claim_next(store: Store, job_id: str, worker: str, lease: float) -> tuple[st
             .where(BackfillRow.id == row.id, claimable)
             .values(status=ROW_RUNNING, claimed_by=worker, claim_token=token, claimed_at=now,
                     attempts=BackfillRow.attempts + 1)
+            # SQLite returns naive datetimes, which Python cannot compare with the
+            # aware cutoff, so the session's copy of the row is not updated in place.
+            .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:
             return WAIT, None
@@ -175,6 +178,7 @@ def _skip_abandoned(session: object, job_id: str, cutoff: object, reason: str) -
         .where(BackfillRow.job_id == job_id, BackfillRow.status == ROW_RUNNING, BackfillRow.claimed_at < cutoff)
         .values(status=ROW_SKIPPED, skip_reason=f"job {reason}; its worker stopped before finishing",
                 claim_token=None, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -199,7 +203,9 @@ def process_row(runtime: Runtime, claim: Claim) -> RowOutcome:
     failed: every provider that was called failed (error class and message of
     the last failure). skipped: no provider could be called, e.g. breakers open.
     """
-    result = run_waterfall(runtime, claim.domain, claim.titles, mode="batch")
+    checkpoint.install(runtime)
+    with checkpoint.row_context(claim.row_id):
+        result = run_waterfall(runtime, claim.domain, claim.titles, mode="batch")
     skipped: list[dict[str, str]] = []
     last_error: tuple[str, str] | None = None
     answered_no_match = False
@@ -321,6 +327,7 @@ def run_rows(runtime: Runtime, job_id: str, *, worker: str | None = None, lease:
     lease = lease or lease_seconds()
     worker = worker or f"{worker_name()}:{threading.current_thread().name}"
     heartbeat = heartbeat_for(runtime.store, lease)
+    checkpoint.install(runtime)
     while not should_stop():
         state, claim = claim_next(runtime.store, job_id, worker, lease)
         if state in (STOPPED, FINISHED):

@@ -91,3 +91,23 @@ class BackfillRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_backfill_rows_job_status", "job_id", "status"),)
+
+
+class BackfillCharge(Base):
+    """A paid vendor result obtained for a row, written as soon as the vendor answers.
+
+    When a worker dies mid-row, the row runs again; the paid calls it already made
+    are answered from here instead of being bought a second time.
+    """
+
+    __tablename__ = "backfill_charges"
+
+    row_id: Mapped[int] = mapped_column(Integer, ForeignKey("backfill_rows.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vendor_id: Mapped[str] = mapped_column(String(500), primary_key=True)
+    # The contact as Contact.as_dict(), or NULL when the vendor had no e-mail.
+    contact: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    credits: Mapped[float] = mapped_column(Float, default=0.0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

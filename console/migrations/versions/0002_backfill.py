@@ -63,9 +63,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_backfill_rows_job_status', 'backfill_rows', ['job_id', 'status'], unique=False)
+    op.create_table('backfill_charges',
+    sa.Column('row_id', sa.Integer(), nullable=False),
+    sa.Column('vendor', sa.String(length=32), nullable=False),
+    sa.Column('vendor_id', sa.String(length=500), nullable=False),
+    sa.Column('contact', sa.JSON(), nullable=True),
+    sa.Column('credits', sa.Float(), nullable=False),
+    sa.Column('cost_usd', sa.Float(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['row_id'], ['backfill_rows.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('row_id', 'vendor', 'vendor_id')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('backfill_charges')
     op.drop_index('ix_backfill_rows_job_status', table_name='backfill_rows')
     op.drop_table('backfill_rows')
     op.drop_table('backfill_jobs')
