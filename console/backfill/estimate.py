@@ -51,7 +51,7 @@ class ProviderEstimate:
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["cost_usd"] = round(self.cost_usd, 2)
-        data["seconds"] = round(self.seconds, 1)
+        data["seconds"] = round(self.seconds, 3)
         return data
 
 
@@ -92,7 +92,7 @@ class DryRun:
             "duplicates": self.duplicates,
             "estimated_credits": self.estimated_credits,
             "estimated_cost_usd": round(self.estimated_cost_usd, 2),
-            "estimated_seconds": round(self.estimated_seconds, 1),
+            "estimated_seconds": round(self.estimated_seconds, 3),
             "max_credits": self.max_credits,
             "max_cost_usd": round(self.max_cost_usd, 2),
             "providers": [estimate.as_dict() for estimate in self.providers],
