@@ -1,7 +1,7 @@
 """Backfill throughput against the sandbox's rate limit, and against a one-request-at-a-time run.
 
 Run: `.venv/bin/python bench/backfill_throughput.py`. It starts a sandbox on
-loopback whose Apollo answers after VENDOR_DELAY seconds and allows
+loopback whose Apollo responds after VENDOR_DELAY seconds and allows
 LIMIT requests per second (the client is configured with the same limit),
 backfills ROWS companies that Apollo knows with THREADS row loops, then
 backfills BASELINE_ROWS companies with one loop, which sends one request at
@@ -36,14 +36,14 @@ from console.sandbox.people import knows_domain
 from console.sandbox.server import Sandbox, SandboxServer
 
 LIMIT = 40  # Apollo requests per second, in the sandbox and in the client
-VENDOR_DELAY = 0.02  # seconds the sandbox's Apollo takes to answer each request
+VENDOR_DELAY = 0.02  # seconds the sandbox's Apollo takes to respond to each request
 ROWS = 80
 BASELINE_ROWS = 20
 THREADS = 8
 
 
 def domains(prefix: str, count: int) -> list[str]:
-    """Domains the sandbox's Apollo knows, so every row makes the same Apollo calls and no Clay call."""
+    """Return domains with people in the sandbox's Apollo, so every row makes the same calls and none to Clay."""
     found: list[str] = []
     index = 0
     while len(found) < count:
@@ -89,7 +89,7 @@ def main() -> int:
     lost = (ROWS - ended) + (BASELINE_ROWS - base_ended)
     rows_per_second = ROWS / seconds
     base_rows_per_second = BASELINE_ROWS / base_seconds
-    print(f"limit: {LIMIT} Apollo requests/s; vendor answers in {VENDOR_DELAY * 1000:.0f} ms")
+    print(f"limit: {LIMIT} Apollo requests/s; vendor responds in {VENDOR_DELAY * 1000:.0f} ms")
     print(f"backfill, {THREADS} loops: {ROWS} rows in {seconds:.2f} s = {rows_per_second:.2f} rows/s, "
           f"{requests / seconds:.1f} Apollo requests/s = {requests / seconds / LIMIT:.2f} of the limit")
     print(f"baseline, one request at a time: {BASELINE_ROWS} rows in {base_seconds:.2f} s = "

@@ -227,7 +227,7 @@ def test_cancel_before_start(runtime):
     assert row_states(runtime, job_id) == ["skipped"] * 4
 
 
-def test_failed_rows_record_error_and_retry_as_new_job(runtime, sandbox):
+def test_retry_failed_rows_as_new_job(runtime, sandbox):
     set_fault(sandbox, "apollo", "auth_failure")
     set_fault(sandbox, "clay", "auth_failure")
     job_id = small_job(runtime, rows=6)

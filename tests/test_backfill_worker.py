@@ -61,7 +61,7 @@ def test_worker_survives_sigkill(tmp_path, sandbox):
     job_id = jobs.create_job(store, parse_upload(text.encode(), "kill.csv"))
     settings = Settings(root=tmp_path, database_url=env["DATABASE_URL"])
     enqueue_job(settings, job_id, copies=1)
-    # Slow answers keep each row in flight long enough for the kill to land mid-row.
+    # Slow responses keep each row in flight long enough for the kill to land mid-row.
     set_fault(sandbox, "apollo", "slow", delay=0.05)
 
     def finished() -> int:

@@ -3,11 +3,10 @@
 The backfill's runtime uses these subclasses of the real Apollo and Clay clients.
 Outside a row (`row_context`) they behave exactly like their parents. Inside
 one, each paid result is written to `backfill_charges` as soon as the vendor
-answers, and a rerun of the same row reads it back instead of calling again.
-What can still be charged twice is a call the vendor answered in the moment
-between its charge and this write: at most one paid call per row in flight
-when a worker dies (for Clay, one e-mail routine, which covers every contact
-of the row).
+responds, and a rerun of the same row reads it back instead of calling again.
+A call is still charged twice when the worker dies after the vendor charged it
+and before this write. That is at most one paid call per row in flight when a
+worker dies (for Clay, one e-mail routine, which covers every contact of the row).
 """
 
 from __future__ import annotations
@@ -65,7 +64,7 @@ def _save(store: Store, row_id: int, vendor: str, entries: list[dict[str, object
 
 def _replayed(vendor: str, operation: str, mode: Mode, value: object, credits: float,
               cost_usd: float) -> CallResult[object]:
-    """A result read back from the store; it reports the credits of the original call."""
+    """Build a call result from stored data, reporting the credits of the original call."""
     record = CallRecord(vendor=vendor, operation=operation, outcome=SUCCESS, mode=mode, started_at=utcnow(),
                         latency_ms=0.0, attempts=0, credits=credits, cost_usd=cost_usd,
                         extra={"replayed": True})

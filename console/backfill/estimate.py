@@ -13,10 +13,10 @@ from clients.registry.spec import RateLimit
 from console.config import Settings
 from console.enrichment import CONTACTS_PER_PROVIDER, PROVIDERS
 
-# Pipeline calls (each takes one rate-limit slot) that one row makes to a provider
-# whose search finds people, read from the clients' `find_contacts`: Apollo
-# searches once, then enriches each contact; Clay searches once (create and run
-# share one pipeline call), then runs one e-mail routine for all contacts.
+# Pipeline calls that one row makes to a provider whose search finds people, read
+# from the clients' `find_contacts`. Each call takes one rate-limit slot. Apollo
+# searches once and then enriches each contact. Clay searches once (create and run
+# share one pipeline call) and then runs one e-mail routine for all contacts.
 CALLS_PER_ROW = {"apollo": 1 + CONTACTS_PER_PROVIDER, "clay": 2}
 
 
@@ -38,8 +38,8 @@ def rate_limit(settings: Settings, provider: str) -> RateLimit:
 @dataclass(frozen=True)
 class ProviderEstimate:
     provider: str
-    # "first" is the provider every row asks first; "fallback" is only asked for
-    # rows the providers before it cannot answer, so its figures are a maximum.
+    # "first" is the provider called first for every row. A "fallback" is called only
+    # for rows the providers before it return nobody for, so its figures are a maximum.
     role: str
     rows: int
     calls: int
@@ -64,7 +64,7 @@ class DryRun:
 
     @property
     def estimated_credits(self) -> float:
-        """Credits when the first provider answers every row, the usual case."""
+        """Credits when the first provider finds contacts for every row, the usual case."""
         return self.providers[0].credits if self.providers else 0.0
 
     @property
@@ -102,8 +102,8 @@ class DryRun:
 def estimate(settings: Settings, rows: int, *, invalid: int = 0, duplicates: int = 0) -> DryRun:
     """Estimate credits, dollars and seconds for `rows` rows at the configured rate limits.
 
-    The duration assumes the first provider answers every row and that the
-    backfill keeps its rate limit busy; a fallback's calls add to it.
+    The duration assumes that the first provider finds contacts for every row and
+    that the backfill keeps its rate limit busy. Calls to a fallback add to it.
     """
     estimates = []
     for index, provider in enumerate(PROVIDERS):

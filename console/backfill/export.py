@@ -32,5 +32,8 @@ def to_csv(rows: Iterable[Mapping[str, object]], columns: Sequence[str] = RESULT
 
 
 def results_csv(store: Store, job_id: str) -> bytes:
-    """The job's results, one line per row, as UTF-8 with a byte-order mark so Excel reads accents."""
+    """Render the job's results as CSV bytes, one line per row, in UTF-8 with a byte-order mark.
+
+    The byte-order mark makes Excel decode accented characters correctly.
+    """
     return ("\ufeff" + to_csv(results(store, job_id))).encode("utf-8")

@@ -107,7 +107,7 @@ def applications_without_contacts(store: Store) -> ParsedUpload:
             continue
         row = UploadRow(0, domain.value, titles, application.id, domain.note)
         if row.key() in seen:
-            continue  # cannot happen while application ids are primary keys
+            continue  # application ids are primary keys, so only a titles-and-domain repeat lands here
         seen.add(row.key())
         parsed.rows.append(row)
     return parsed
@@ -207,8 +207,8 @@ class JobSummary:
     invalid: int
     duplicates: int
     counts: dict[str, int]
-    # Per provider: rows it answered, rows it had nobody for, rows it was skipped
-    # for without a call, and rows where its call failed.
+    # Row counts per provider: contacts found (answered), no contacts (no_match),
+    # skipped without a call (skipped), and call failed (failed).
     providers: dict[str, dict[str, int]]
     credits: float
     cost_usd: float
@@ -297,7 +297,7 @@ RESULT_COLUMNS = ("line", "domain", "titles", "application_id", "status", "provi
 
 
 def results(store: Store, job_id: str, *, status: str | None = None) -> list[dict[str, object]]:
-    """One flat dict per row, in upload order, with the columns of RESULT_COLUMNS."""
+    """Return one flat dict per row, in upload order, with the columns of RESULT_COLUMNS."""
     get_job(store, job_id)
     query = select(BackfillRow).where(BackfillRow.job_id == job_id).order_by(BackfillRow.id)
     if status is not None:

@@ -4,8 +4,8 @@ Several loops (threads, processes, hosts) may work on one job. Each row is
 claimed in the store under a lease: the claim sets `claimed_by`, a fresh
 `claim_token` and `claimed_at`, and a heartbeat renews `claimed_at` while the
 row runs. A claim whose `claimed_at` is older than the lease belongs to a
-worker that died, and the next loop takes the row over. A row is finished only
-by the holder of its current token, so no row ends twice; contacts are saved
+worker that died, and the next loop takes the row over. Only the holder of the
+row's current token can finish it, so no row ends twice. Contacts are saved
 with `save_contacts`, which ignores a (domain, e-mail) already stored, so a row
 run again after a crash stores no contact twice.
 """
@@ -67,7 +67,7 @@ ERROR_CLASSES = frozenset(
 
 
 def lease_seconds() -> float:
-    """The claim lease, from ROLEFERRY_BACKFILL_LEASE_SECONDS (default 60)."""
+    """Return the claim lease in seconds, from ROLEFERRY_BACKFILL_LEASE_SECONDS (default 60)."""
     text = os.environ.get("ROLEFERRY_BACKFILL_LEASE_SECONDS", "")
     try:
         value = float(text) if text else DEFAULT_LEASE_SECONDS
@@ -91,7 +91,7 @@ class Claim:
     application_id: str | None
 
 
-# What `claim_next` found: a row, or why there is none right now.
+# Results of `claim_next`: a row was claimed, or the reason no row is claimed now.
 CLAIMED, WAIT, STOPPED, FINISHED = "claimed", "wait", "stopped", "finished"
 
 
@@ -199,7 +199,7 @@ class RowOutcome:
 def process_row(runtime: Runtime, claim: Claim) -> RowOutcome:
     """Run the waterfall for one row in batch mode and save what it found.
 
-    done: a provider found contacts. no_match: a provider answered with nobody.
+    done: a provider found contacts. no_match: a provider returned no contacts.
     failed: every provider that was called failed (error class and message of
     the last failure). skipped: no provider could be called, e.g. breakers open.
     """
@@ -239,7 +239,7 @@ def process_row(runtime: Runtime, claim: Claim) -> RowOutcome:
 
 
 def finish_row(store: Store, claim: Claim, outcome: RowOutcome) -> bool:
-    """Record the row's outcome if this claim still holds it; add its spend to the job either way.
+    """Record the row's outcome if this claim is still current, and add its spend to the job either way.
 
     Return False when another worker took the row over (this worker outlived its
     lease); that worker's outcome stands, but the credits spent here were spent.
@@ -392,7 +392,7 @@ TASK_NAME = "backfill.run_job"
 
 
 def huey_path(settings: Settings) -> Path:
-    """The huey queue file: beside a SQLite store, else in the settings' var dir."""
+    """Return the huey queue file: beside a SQLite store, else in the settings' var dir."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).parent / "huey.sqlite"
@@ -405,9 +405,9 @@ _worker_runtime_lock = threading.Lock()
 
 
 def build_huey(settings: Settings) -> tuple[Huey, TaskWrapper]:
-    """The huey instance for these settings and its row-loop task.
+    """Build (once per process) the huey instance for these settings and its row-loop task.
 
-    Redis when REDIS_URL is set, else a SQLite file; built once per process.
+    The queue is in Redis when REDIS_URL is set, else in a SQLite file.
     """
     key = (settings.redis_url, settings.database_url)
     if key in _hueys:
@@ -424,7 +424,7 @@ def build_huey(settings: Settings) -> tuple[Huey, TaskWrapper]:
 
 
 def _runtime_for_worker() -> Runtime:
-    """One runtime per worker process, shared by its threads, opened on first use."""
+    """Open the worker process's runtime on first use; its threads share it."""
     global _worker_runtime
     with _worker_runtime_lock:
         if _worker_runtime is None:
@@ -454,8 +454,8 @@ def recover_jobs(settings: Settings, store: Store, copies: int) -> list[str]:
     """Queue row loops for open jobs that no loop in this process works on; return their ids.
 
     A task taken off the queue by a worker that was then killed is gone, so each
-    worker sweeps at start and then periodically; loops that find no open row end
-    at once, so a surplus loop costs one query.
+    worker sweeps at start and then periodically. A loop that finds no open row
+    ends at once, so a surplus loop costs one query.
     """
     queued = []
     for job_id in open_jobs(store, lease_seconds()):

@@ -72,7 +72,7 @@ class BackfillRow(Base):
     application_id: Mapped[str | None] = mapped_column(String(64))
     domain_note: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=ROW_QUEUED)
-    # The claim: which worker holds the row, a token unique to this claim, and
+    # The claim: which worker has the row, a token unique to this claim, and
     # when the claim was last renewed. A claim older than the lease is taken over.
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claim_token: Mapped[str | None] = mapped_column(String(32))
@@ -81,7 +81,7 @@ class BackfillRow(Base):
     provider: Mapped[str | None] = mapped_column(String(32))
     contacts: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
     contacts_saved: Mapped[int] = mapped_column(Integer, default=0)
-    # Per-provider skips and failures of the waterfall: [{"provider", "reason"}].
+    # Per-provider skips and failures of the waterfall: [{"provider", "reason", "kind"}].
     skipped_providers: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     credits: Mapped[float] = mapped_column(Float, default=0.0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
@@ -94,10 +94,10 @@ class BackfillRow(Base):
 
 
 class BackfillCharge(Base):
-    """A paid vendor result obtained for a row, written as soon as the vendor answers.
+    """A paid vendor result obtained for a row, written as soon as the vendor responds.
 
-    When a worker dies mid-row, the row runs again; the paid calls it already made
-    are answered from here instead of being bought a second time.
+    When a worker dies mid-row, the row runs again, and the paid calls it already
+    made are read from here instead of being bought a second time.
     """
 
     __tablename__ = "backfill_charges"
