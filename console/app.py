@@ -23,6 +23,7 @@ navigation = st.navigation(
         "Work": [
             st.Page(PAGES / "enrich.py", title="Enrich", icon=":material/person_search:"),
             st.Page(PAGES / "test_calls.py", title="Test calls", icon=":material/science:"),
+            st.Page(PAGES / "backfill.py", title="Backfill", icon=":material/dataset:"),
         ],
     }
 )

@@ -18,7 +18,7 @@ from console.sandbox.server import Sandbox, SandboxServer
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 # Extra processes started beside Streamlit, each as argv after the python executable.
-COMPANIONS: list[list[str]] = []
+COMPANIONS: list[list[str]] = [["-m", "console.cli.main", "worker"]]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
