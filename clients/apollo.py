@@ -97,7 +97,7 @@ class ApolloClient:
     def enrich_person(self, person_id: str, *, mode: Mode = "interactive") -> CallResult[Contact | None]:
         """People enrichment by Apollo id: one credit when a record with an e-mail comes back.
 
-        Apollo answers 200 with no person when it has nothing, so None is a normal result.
+        Apollo returns 200 with no person when it has no match, so None is a normal result.
         """
         payload: dict[str, object] = {"id": person_id, "reveal_personal_emails": False}
 
@@ -134,7 +134,7 @@ class ApolloClient:
         if operation == "people_enrich":
             people = self.search_people("acme.com", ["VP Engineering"], mode=mode).value
             if not people:
-                raise MalformedResponse("probe search returned nobody to enrich",
+                raise MalformedResponse("probe search for acme.com returned no person to enrich",
                                         vendor=VENDOR, operation="people_enrich")
             return self.enrich_person(people[0].id, mode=mode)  # type: ignore[return-value]
         raise KeyError(f"apollo has no probe {operation!r}")

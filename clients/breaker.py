@@ -73,7 +73,7 @@ class VendorBreaker:
             fail_max=policy.fail_max,
             reset_timeout=policy.reset_timeout,
             # Everything that is not a breaker failure class is "excluded", which
-            # pybreaker treats as a success: a 404 proves the vendor is answering.
+            # pybreaker treats as a success: a 404 proves the vendor is responding.
             exclude=[lambda exc: not _counts_as_failure(exc)],
             listeners=[self._listener],
             state_storage=self._storage,

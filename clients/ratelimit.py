@@ -15,6 +15,9 @@ from pyrate_limiter import AbstractBucket, Duration, InMemoryBucket, Limiter, Ra
 from clients.errors import RateLimited
 from clients.registry.spec import RateLimit
 
+# Seconds an interactive call waits for a slot before it fails with RateLimited.
+INTERACTIVE_WAIT = 0.25
+
 BucketFactory = Callable[[str, list[Rate]], AbstractBucket]
 
 
@@ -35,13 +38,14 @@ class VendorLimiter:
     def acquire(self, operation: str, *, wait: bool, timeout: float) -> None:
         """Take one slot, or raise RateLimited.
 
-        With `wait` False, an empty bucket raises at once; with `wait` True the
-        caller blocks for up to `timeout` seconds.
+        With `wait` False, an empty bucket raises within INTERACTIVE_WAIT; with
+        `wait` True the caller blocks for up to `timeout` seconds.
         """
-        if wait:
-            acquired = self._limiter.try_acquire(self.vendor, blocking=True, timeout=max(timeout, 0.0))
-        else:
-            acquired = self._limiter.try_acquire(self.vendor, blocking=False)
+        # pyrate-limiter's non-blocking mode also fails when the bucket's lock is
+        # merely busy (its leak thread, or another process holding the file lock),
+        # so even interactive calls wait a moment rather than fail spuriously.
+        limit = max(timeout, 0.0) if wait else INTERACTIVE_WAIT
+        acquired = self._limiter.try_acquire(self.vendor, blocking=True, timeout=limit)
         if not acquired:
             slot_seconds = self.limit.per_seconds / self.limit.requests
             raise RateLimited(

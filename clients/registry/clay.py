@@ -18,7 +18,7 @@ CLAY = VendorSpec(
         overage_usd_per_credit=0.08,
         monthly_budget_usd=600.0,
     ),
-    # NOTE: Clay publishes no rate limit; 10 requests a second is a support answer.
+    # NOTE: Clay publishes no rate limit; 10 requests a second is from a Clay support reply, not documentation.
     rate_limit=RateLimit(requests=10, per_seconds=1),
     credits_per_call={"people_search": 0, "email_lookup": 1, "me": 0},
     probes=(

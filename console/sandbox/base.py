@@ -84,6 +84,10 @@ class SandboxVendor:
         # Charges by what was charged for (e.g. an Apollo person id), so a test can
         # tell a row charged twice from two rows charged once.
         self.charges: Counter[str] = Counter()
+        # Requests being handled right now, and the most seen at once: a test reads
+        # max_in_flight to tell concurrent callers from serialised ones.
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     def authenticate(self, request: SandboxRequest) -> bool:
         raise NotImplementedError
@@ -105,6 +109,15 @@ class SandboxVendor:
         with self.lock:
             self.requests[f"{request.method} {request.path}"] += 1
 
+    def enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
     def charge(self, what: str, amount: int = 1) -> None:
         with self.lock:
             self.charges[what] += amount
@@ -117,9 +130,11 @@ class SandboxVendor:
                 "charges_total": sum(self.charges.values()),
                 "charged_items": len(self.charges),
                 "charged_twice": sorted(k for k, v in self.charges.items() if v > 1),
+                "max_in_flight": self.max_in_flight,
             }
 
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
             self.charges.clear()
+            self.max_in_flight = 0

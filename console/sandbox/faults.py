@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 MODES = (
     "normal",
-    "slow",            # answers after `delay` seconds
+    "slow",            # responds after `delay` seconds
     "flaky",           # fails with 503 at `rate`, else normal
     "down",            # 503 on every request
     "rate_limited",    # 429 with Retry-After: `retry_after` seconds

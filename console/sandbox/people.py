@@ -2,7 +2,7 @@
 
 The same domain and title always yield the same people, each with an e-mail at
 that domain. Coverage differs by vendor so the waterfall has something to do:
-each vendor knows nobody at roughly one domain in ten (by a hash of the domain
+each vendor has no people at roughly one domain in ten (by a hash of the domain
 and the vendor's name), and nobody at all works at a domain whose first label
 starts with `nobody`, which is how a demo reaches the manual-entry form.
 """

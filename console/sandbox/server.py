@@ -172,7 +172,11 @@ class _Handler(BaseHTTPRequestHandler):
             headers={key.lower(): value for key, value in self.headers.items()},
             body=body,
         )
-        response = sandbox.handle(vendor, request)
+        vendor.enter()
+        try:
+            response = sandbox.handle(vendor, request)
+        finally:
+            vendor.leave()
         if response is None:
             self.close_connection = True
             self.connection.close()

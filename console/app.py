@@ -1,0 +1,27 @@
+"""Streamlit entry point: builds the navigation and runs the chosen page.
+
+Start it with `roleferry-console run` (or `make run`), which also starts the
+sandbox vendors when no live key is set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+
+st.set_page_config(page_title="RoleFerry integrations", page_icon=":material/hub:", layout="wide")
+
+navigation = st.navigation(
+    {
+        "Watch": [
+            st.Page(PAGES / "health.py", title="Health", icon=":material/monitor_heart:", default=True),
+        ],
+        "Work": [
+            st.Page(PAGES / "enrich.py", title="Enrich", icon=":material/person_search:"),
+        ],
+    }
+)
+navigation.run()
