@@ -241,14 +241,18 @@ def latest_snapshots(store: Store, month: date) -> dict[str, VendorUsageSnapshot
     return {row.vendor: row for row in rows}
 
 
-def months_with_data(store: Store, now: datetime | None = None) -> list[date]:
-    """Months from the oldest rollup to the current one, newest first."""
+def month_options(store: Store, now: datetime | None = None, recent: int = 12) -> list[date]:
+    """Months to pick from, newest first: the last `recent` months and any older month with rollups."""
     current = (now or utcnow()).date().replace(day=1)
     with store.session() as session:
         oldest = session.scalar(select(func.min(Rollup.minute)))
-    first = as_utc(oldest).date().replace(day=1) if oldest is not None else current
+    first = current
+    for _ in range(recent - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    if oldest is not None:
+        first = min(first, as_utc(oldest).date().replace(day=1))
     months = []
-    month = min(first, current)
+    month = first
     while month <= current:
         months.append(month)
         month = next_month(month)

@@ -3,9 +3,10 @@
 The history ends at `now` and is deterministic for a given `now`: each vendor's
 day draws from its own random generator seeded by the date. It has weekday peaks
 in US working hours, quiet weekends, one outage day (Apollo down, enrichment
-falling through to Clay) and one backfill spike (four times the enrichment, in
-batch mode, with rate limiting). Rollups are written for every day; raw call
-records only for the last RAW_RECORD_DAYS days, as a live store keeps them.
+falling through to Clay), one backfill spike (four times the enrichment, in
+batch mode, with rate limiting) and a burst of rate-limited calls two hours
+ago. Rollups are written for every day; raw call records only for the last
+RAW_RECORD_DAYS days, as a live store keeps them.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ WEEKEND_FACTOR = 0.15
 WORK_START_HOUR = 13
 WORK_MINUTES = 11 * 60
 FAILURE_RATE = 0.02
+INCIDENT_CALLS = 3
 
 
 class SeedRefused(Exception):
@@ -166,6 +168,25 @@ def _mark_failed(record: CallRecord, error: type[Exception], rng: random.Random)
         record.error_message = f"{record.vendor} answered 429 after 3 attempts"
 
 
+def incident_records(spec: VendorSpec, now: datetime) -> list[CallRecord]:
+    """A short burst of rate-limited calls two hours before `now`.
+
+    The last day may be a quiet Sunday, and Health's recent failures should show
+    something on a fresh store whatever the weekday.
+    """
+    rng = random.Random(f"roleferry-incident-{spec.name}-{now.date().isoformat()}")
+    operation = (PROFILES.get(spec.name) or generic_profile(spec))[0].name
+    records = []
+    for index in range(INCIDENT_CALLS):
+        record = CallRecord(vendor=spec.name, operation=operation, outcome=SUCCESS, mode="batch",
+                            started_at=now - timedelta(hours=2, minutes=-index), latency_ms=0.0, attempts=1,
+                            request_id=f"seed-{rng.getrandbits(48):012x}")
+        _mark_failed(record, RateLimited, rng)
+        record.latency_ms = 2_000.0 + rng.random() * 500
+        records.append(record)
+    return records
+
+
 def seed_history(store: Store, days: int, now: datetime | None = None) -> SeedSummary:
     """Write `days` days of call history ending at `now` for every registry vendor.
 
@@ -192,6 +213,9 @@ def seed_history(store: Store, days: int, now: datetime | None = None) -> SeedSu
         day = first_day + timedelta(days=offset)
         records = [record for spec in REGISTRY.values()
                    for record in day_records(spec, day, now, outage_day, spike_day)]
+        if day == last_day:
+            records += [record for spec in REGISTRY.values() for record in incident_records(spec, now)]
+            records.sort(key=lambda record: record.started_at)
         calls += len(records)
         if day >= raw_from:
             for start in range(0, len(records), BATCH_SIZE):
