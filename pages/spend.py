@@ -91,7 +91,7 @@ def totals(report: SpendReport) -> None:
     total = report.total
     columns = st.columns(4)
     columns[0].metric("Month to date, all vendors", money(total["total_usd"]))
-    columns[1].metric("Budget", money(total["budget_usd"]))
+    columns[1].metric("Budget, all vendors", money(total["budget_usd"]))
     columns[2].metric("Projected to month end", money(total["projected_usd"]))
     columns[3].metric("Cost per successful enrichment", money(report.cost_per_enrichment_usd),
                       help="Apollo and Clay spend over the contacts they returned with an e-mail")
