@@ -98,3 +98,13 @@ def test_sandbox_serves_without_action():
     seed = build_parser().parse_args(["sandbox", "seed-history", "--days", "7"])
     assert seed.handler.__name__ == "handle_seed"
     assert seed.days == 7
+
+
+def test_reconcile_fills_vendor_figure(tmp_path):
+    # No key and no SANDBOX_URL: the command starts its own sandbox, which reports no usage yet.
+    completed = cli(tmp_path, "spend", "--reconcile", "--json")
+    assert completed.returncode == 0, completed.stderr
+    apollo, clay = json.loads(completed.stdout)["vendors"]
+    assert apollo["vendor_reported_usd"] == 99.0
+    assert apollo["drift_usd"] == 0.0
+    assert clay["vendor_reported_usd"] == 349.0

@@ -71,7 +71,7 @@ def handle_seed(args: argparse.Namespace) -> int:
     # Made-up calls in a live store would distort real spend, so seeding needs the
     # same condition under which the console uses the sandbox.
     if settings.sandbox_url is None and live_keys_present(default_chain(settings.root)):
-        raise UsageError("vendor keys are set, so this store holds live data; seed-history runs only "
+        raise UsageError("vendor keys are set, so this store contains live data; seed-history runs only "
                          "against the sandbox: unset the keys or set SANDBOX_URL")
     store = Store(settings.database_url)
     try:

@@ -4,7 +4,7 @@ Conventions, shared by the Spend page, `roleferry-console spend` and the tests:
 
 - A plan's fixed fee is billed in full on the first day of the month.
 - An allowance plan's money is the fixed fee plus overage on the month's credits
-  (see console.spend.pricing); a pay-as-you-go plan's money is the fixed fee plus
+  (see console.spend.pricing). A pay-as-you-go plan's money is the fixed fee plus
   the sum of the calls' metered `cost_usd`.
 - Daily figures are differences of the cumulative figure rounded to the cent, so
   the days of a month add up to its month-to-date figure exactly.
@@ -267,7 +267,7 @@ def _month_money(plan: VendorPlan, credits: float, metered_cost: float) -> float
 
 def _exhaustion_date(plan: VendorPlan, days: list[DailySpend], credits_used: float, burn: float,
                      last_day: date, month_end: date) -> date | None:
-    """The day the allowance runs out this month at `burn` credits a day, or None."""
+    """Return the day the allowance runs out this month at `burn` credits a day, or None."""
     included = plan.plan.included_credits
     if included is None:
         return None

@@ -171,9 +171,9 @@ def load_plans(path: Path | None = None, environ: Mapping[str, str] | None = Non
     """Return the plan of every registry vendor: registry entry, shipped defaults, then overrides.
 
     `path` names the override file; without it ROLEFERRY_PLANS_FILE is read from
-    `environ` (the process environment by default). The shipped defaults may name
-    vendors that this build's registry lacks, which are skipped; an override file
-    that names an unknown vendor is an error, because that is almost always a typo.
+    `environ` (the process environment by default). Vendors of the shipped
+    defaults that this build's registry lacks are skipped. An unknown vendor in an
+    override file raises PlanError, because it is almost always a typo.
     """
     environ = os.environ if environ is None else environ
     if path is None and environ.get(PLANS_FILE_ENV):

@@ -4,9 +4,9 @@ Two kinds of plan exist:
 
 - allowance: a fixed monthly fee buys `included_credits`; each credit above them
   costs `overage_usd_per_credit` (Apollo credits, Clay data credits, SendGrid e-mails).
-- pay-as-you-go: no allowance; the month's spend is the sum of each call's metered
-  cost (Stripe's fee per charge, Anthropic's tokens by model) plus any fixed fee
-  (Datadog's, with nothing metered).
+- pay-as-you-go: no allowance. The month's spend is the sum of each call's
+  metered cost (Stripe's fee per charge, Anthropic's tokens by model) plus any
+  fixed fee, such as Datadog's, which has nothing metered.
 
 A call record's `cost_usd` prices its credits at the overage price. That is a
 marginal estimate, right only once the allowance is used up, so the month's money
@@ -34,7 +34,7 @@ def overage_usd(plan: Plan, credits: float) -> float:
 
 
 def allowance_cost_usd(plan: Plan, credits: float) -> float:
-    """The month's bill for `credits` used: the fixed fee plus overage."""
+    """Return the month's bill for `credits` used: the fixed fee plus overage."""
     return plan.monthly_fee_usd + overage_usd(plan, credits)
 
 

@@ -33,7 +33,7 @@ APOLLO_ENRICH_KEY = json.dumps(["api/v1/people", "match"])
 
 
 class UsageUnavailable(Exception):
-    """The vendor answered, but its report holds no figure we can compare."""
+    """The vendor responded, but its report contains no figure to compare with our metering."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ def fetch_clay(runtime: Runtime) -> VendorUsage:
     """Read data credits used from the `period_quota` of a one-row people search.
 
     The search costs one action and no data credits. Clay's documented quota
-    counts actions only; the sandbox adds a `data_credits` figure, and without it
-    there is nothing to compare with our metering of data credits.
+    counts actions only. The sandbox adds a `data_credits` figure, and without it
+    UsageUnavailable is raised, because we meter data credits.
     """
     client = runtime.client("clay")
     assert isinstance(client, ClayClient)

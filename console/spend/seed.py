@@ -2,10 +2,10 @@
 
 The history ends at `now` and is deterministic for a given `now`: each vendor's
 day draws from its own random generator seeded by the date. It has weekday peaks
-in US working hours, quiet weekends, one outage day (Apollo down, enrichment
-falling through to Clay), one backfill spike (four times the enrichment, in
-batch mode, with rate limiting) and a burst of rate-limited calls two hours
-ago. Rollups are written for every day; raw call records only for the last
+in US working hours and quiet weekends. One outage day has Apollo down, so
+enrichment falls through to Clay. One backfill spike has four times the
+enrichment, in batch mode, with rate limiting. A burst of rate-limited calls
+comes two hours before `now`. Rollups are written for every day; raw call records only for the last
 RAW_RECORD_DAYS days, as a live store keeps them.
 """
 
@@ -41,7 +41,7 @@ INCIDENT_CALLS = 3
 
 
 class SeedRefused(Exception):
-    """The store already holds call history in the window, which seeding would double."""
+    """The store already contains call history in the window, which seeding would double."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class SeedSummary:
 
 
 def generic_profile(spec: VendorSpec) -> tuple[Operation, ...]:
-    """A profile from the registry entry, for a vendor without a hand-written one."""
+    """Build a profile from the registry entry, for a vendor without a hand-written one."""
     operations = dict(spec.credits_per_call) or {probe.operation: 0 for probe in spec.probes}
     return tuple(
         Operation(name, 30 if credits else 20, (credits, credits), 0.0, 300.0, enrichment=bool(credits))
@@ -113,7 +113,7 @@ def _failure(rng: random.Random, outage: bool, spike: bool) -> type[Exception] |
 
 def day_records(spec: VendorSpec, day: date, now: datetime, outage_day: date | None,
                 spike_day: date | None) -> list[CallRecord]:
-    """The calls of one vendor on one day, deterministic for the vendor and the date."""
+    """Generate the calls of one vendor on one day, deterministic for the vendor and the date."""
     rng = random.Random(f"roleferry-seed-{spec.name}-{day.isoformat()}")
     profile = PROFILES.get(spec.name) or generic_profile(spec)
     weekend = day.weekday() >= 5
@@ -152,12 +152,12 @@ def _mark_failed(record: CallRecord, error: type[Exception], rng: random.Random)
     record.attempts = 1 if error is CircuitOpen else 3
     if error is VendorUnavailable:
         record.status_code = 503
-        record.error_message = f"{record.vendor} answered 503 service unavailable"
+        record.error_message = f"{record.vendor} returned 503 service unavailable"
         record.breaker_failure = True
     elif error is VendorTimeout:
         record.status_code = None
         record.latency_ms = 10_000.0 + rng.random() * 500
-        record.error_message = f"{record.vendor} did not answer within the 10 s read timeout"
+        record.error_message = f"{record.vendor} sent no response within the 10 s read timeout"
         record.breaker_failure = True
     elif error is CircuitOpen:
         record.status_code = None
@@ -165,11 +165,11 @@ def _mark_failed(record: CallRecord, error: type[Exception], rng: random.Random)
         record.error_message = f"{record.vendor} breaker open; no request sent"
     elif error is RateLimited:
         record.status_code = 429
-        record.error_message = f"{record.vendor} answered 429 after 3 attempts"
+        record.error_message = f"{record.vendor} returned 429 on all 3 attempts"
 
 
 def incident_records(spec: VendorSpec, now: datetime) -> list[CallRecord]:
-    """A short burst of rate-limited calls two hours before `now`.
+    """Generate a short burst of rate-limited calls two hours before `now`.
 
     The last day may be a quiet Sunday, and Health's recent failures should show
     something on a fresh store whatever the weekday.
