@@ -17,6 +17,7 @@ run: $(STAMP)
 	$(VENV)/bin/roleferry-console run
 
 test: $(STAMP)
+	scripts/test-services
 	$(PY) -m ruff check clients console pages tests $(wildcard bench)
 	$(PY) -m pytest -n 2 -q
 

@@ -55,3 +55,7 @@ class VendorLimiter:
                 operation=operation,
                 retry_after=slot_seconds,
             )
+
+    def close(self) -> None:
+        """Stop the bucket's background leak thread and release its connection."""
+        self._limiter.close()

@@ -19,9 +19,11 @@ navigation = st.navigation(
         "Watch": [
             st.Page(PAGES / "health.py", title="Health", icon=":material/monitor_heart:", default=True),
             st.Page(PAGES / "spend.py", title="Spend", icon=":material/payments:"),
+            st.Page(PAGES / "runbooks.py", title="Runbooks", icon=":material/menu_book:"),
         ],
         "Work": [
             st.Page(PAGES / "enrich.py", title="Enrich", icon=":material/person_search:"),
+            st.Page(PAGES / "test_calls.py", title="Test calls", icon=":material/science:"),
         ],
     }
 )

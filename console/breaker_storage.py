@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
+from typing import NamedTuple
 
 import pybreaker
 from sqlalchemy import select, update
@@ -13,14 +17,32 @@ from console.store.models import BreakerEvent, BreakerRow
 from console.store.times import as_utc, utcnow
 
 
+class _Row(NamedTuple):
+    state: str
+    fail_counter: int
+    success_counter: int
+    opened_at: datetime | None
+
+
 class StoreBreakerStorage(pybreaker.CircuitBreakerStorage):
     """One `breakers` row per vendor; counters change by UPDATE ... + 1, so
-    failures from several processes add up instead of overwriting each other."""
+    failures from several processes add up instead of overwriting each other.
 
-    def __init__(self, store: Store, name: str) -> None:
+    Reads are cached for CACHE_SECONDS because pybreaker reads the state several
+    times per call; a change made by another process is therefore seen up to that
+    long after it happened. Writes from this process drop the cache at once.
+    """
+
+    CACHE_SECONDS = 0.25
+
+    def __init__(self, store: Store, name: str, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(name)
         self.store = store
         self._name = name
+        self._clock = clock
+        self._cached: _Row | None = None
+        self._cached_at = 0.0
+        self._lock = threading.Lock()
         with store.session() as session:
             if session.get(BreakerRow, name) is None:
                 try:
@@ -29,15 +51,25 @@ class StoreBreakerStorage(pybreaker.CircuitBreakerStorage):
                 except IntegrityError:
                     pass  # another process created it first
 
-    def _row(self) -> BreakerRow:
-        with self.store.session() as session:
-            row = session.get(BreakerRow, self._name)
-            assert row is not None, f"breaker row {self._name} vanished"
-            return row
+    def _row(self) -> _Row:
+        with self._lock:
+            if self._cached is not None and self._clock() - self._cached_at < self.CACHE_SECONDS:
+                return self._cached
+        query = select(BreakerRow.state, BreakerRow.fail_counter, BreakerRow.success_counter,
+                       BreakerRow.opened_at).where(BreakerRow.name == self._name)
+        with self.store.engine.connect() as connection:
+            found = connection.execute(query).one()
+        row = _Row(found.state, found.fail_counter, found.success_counter,
+                   as_utc(found.opened_at) if found.opened_at is not None else None)
+        with self._lock:
+            self._cached, self._cached_at = row, self._clock()
+        return row
 
     def _update(self, **values: object) -> None:
-        with self.store.session() as session:
-            session.execute(update(BreakerRow).where(BreakerRow.name == self._name).values(**values))
+        with self._lock:
+            self._cached = None
+        with self.store.engine.begin() as connection:
+            connection.execute(update(BreakerRow).where(BreakerRow.name == self._name).values(**values))
 
     @property
     def state(self) -> str:
@@ -51,18 +83,16 @@ class StoreBreakerStorage(pybreaker.CircuitBreakerStorage):
         self._update(fail_counter=BreakerRow.fail_counter + 1)
 
     def reset_counter(self) -> None:
-        # Called after every success: read first so the common case writes nothing.
-        with self.store.session() as session:
-            counter = session.scalar(select(BreakerRow.fail_counter).where(BreakerRow.name == self._name))
-            if counter:
-                session.execute(update(BreakerRow).where(BreakerRow.name == self._name)
-                                .values(fail_counter=0))
+        # Called after every success, so the common case (already zero) writes nothing.
+        if self._row().fail_counter:
+            self._update(fail_counter=0)
 
     def increment_success_counter(self) -> None:
         self._update(success_counter=BreakerRow.success_counter + 1)
 
     def reset_success_counter(self) -> None:
-        self._update(success_counter=0)
+        if self._row().success_counter:
+            self._update(success_counter=0)
 
     @property
     def counter(self) -> int:
@@ -74,8 +104,7 @@ class StoreBreakerStorage(pybreaker.CircuitBreakerStorage):
 
     @property
     def opened_at(self) -> datetime | None:
-        value = self._row().opened_at
-        return as_utc(value) if value is not None else None
+        return self._row().opened_at
 
     @opened_at.setter
     def opened_at(self, value: datetime) -> None:
@@ -83,6 +112,15 @@ class StoreBreakerStorage(pybreaker.CircuitBreakerStorage):
 
 
 def record_transition(store: Store, vendor: str, old: str, new: str, cause: str) -> None:
+    """Store a breaker transition once, however many processes notice it.
+
+    Every process sharing a breaker sees the change (pybreaker notifies when its
+    cached state differs from storage), so a repeat of the newest event is dropped.
+    """
     with store.session() as session:
+        latest = session.scalars(select(BreakerEvent).where(BreakerEvent.vendor == vendor)
+                                 .order_by(BreakerEvent.id.desc()).limit(1)).first()
+        if latest is not None and latest.new_state == new:
+            return
         session.add(BreakerEvent(at=utcnow(), vendor=vendor, old_state=old, new_state=new,
                                  cause=cause[:1000]))

@@ -40,6 +40,8 @@ class Settings:
     root: Path = ROOT
     database_url: str = ""
     redis_url: str | None = None
+    # Prefix of every Redis key, so several deployments (or test runs) can share one server.
+    redis_prefix: str = "roleferry"
     sandbox_url: str | None = None
     sandbox_faults: str = ""
     statsd_host: str = "127.0.0.1"
@@ -63,6 +65,7 @@ class Settings:
             root=root,
             database_url=database_url,
             redis_url=os.environ.get("REDIS_URL") or None,
+            redis_prefix=os.environ.get("ROLEFERRY_REDIS_PREFIX") or "roleferry",
             sandbox_url=(os.environ.get("SANDBOX_URL") or "").rstrip("/") or None,
             sandbox_faults=os.environ.get("ROLEFERRY_SANDBOX_FAULTS", ""),
             statsd_host=os.environ.get("DD_AGENT_HOST") or "127.0.0.1",

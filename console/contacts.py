@@ -33,9 +33,10 @@ def save_contacts(store: Store, domain: str, contacts: list[Contact], *,
     with store.session() as session:
         insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
         statement = insert(ContactRow).values(rows).on_conflict_do_nothing(
-            index_elements=["domain", "email"])
-        result = session.execute(statement)
-        return max(result.rowcount or 0, 0)
+            index_elements=["domain", "email"]).returning(ContactRow.id)
+        # RETURNING counts the inserted rows on both dialects; rowcount of an
+        # ORM-session insert is not reliable on PostgreSQL.
+        return len(session.execute(statement).all())
 
 
 def add_manual_contact(store: Store, domain: str, name: str, title: str, email: str, *,

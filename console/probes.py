@@ -10,6 +10,21 @@ from clients.recording import CallRecord
 from clients.registry import get_spec
 from console.runtime import Runtime
 
+COST_WARNINGS = {
+    "credits": "This probe spends vendor credits.",
+    "money": "This probe costs money (in the sandbox, play money).",
+    "mail": "This probe sends an e-mail.",
+}
+
+
+def request_summary(runtime: Runtime, vendor: str, operation: str) -> str:
+    """Describe where a probe goes and with which key, never showing the key itself."""
+    spec = get_spec(vendor)
+    key = runtime.secrets.status(spec.secret_names[0])
+    return (f"{spec.display_name} {operation} at {runtime.base_urls[vendor]}; "
+            f"{spec.secret_names[0]} {key.masked}"
+            + (f" from {key.source}" if key.source else ""))
+
 
 @dataclass
 class ProbeResult:

@@ -12,6 +12,7 @@ import atexit
 import logging
 import queue
 import threading
+import time
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from clients.errors import AuthFailed, OutOfCredits
 from clients.recording import SUCCESS, CallRecord
+from console.retention import purge_call_records
 from console.store import Store
 from console.store.models import (
     BUCKET_COLUMNS,
@@ -111,10 +113,16 @@ def write_records(store: Store, records: list[CallRecord]) -> None:
 
 
 class BufferedRecorder:
-    """A RecordSink that writes to the store from a background thread."""
+    """A RecordSink that writes to the store from a background thread.
+
+    The same thread deletes raw records past their retention once an hour.
+    """
+
+    PURGE_EVERY = 3600.0
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._last_purge = 0.0
         self._queue: queue.Queue[CallRecord | threading.Event | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="call-recorder", daemon=True)
         self._closed = False
@@ -167,6 +175,17 @@ class BufferedRecorder:
                 marker.set()
             if stop:
                 return
+            self._purge_if_due()
+
+    def _purge_if_due(self) -> None:
+        now = time.monotonic()
+        if self._last_purge and now - self._last_purge < self.PURGE_EVERY:
+            return
+        self._last_purge = now
+        try:
+            purge_call_records(self.store)
+        except Exception:
+            log.exception("failed to delete expired call records; will try again in an hour")
 
     def _write(self, batch: list[CallRecord]) -> None:
         if not batch:

@@ -95,6 +95,8 @@ class Runtime:
         for client in self.clients.values():
             client.close()
         self.recorder.close()
+        for vendor in self.pipeline.vendors.values():
+            vendor.limiter.close()
         if self.pipeline.metrics is not None:
             self.pipeline.metrics.close()
         if self.sandbox_server is not None:
@@ -106,7 +108,8 @@ def _breaker_storage(settings: Settings, store: Store, vendor: str) -> pybreaker
         import redis
 
         client = redis.Redis.from_url(settings.redis_url)
-        return pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, client, namespace=f"roleferry:{vendor}")
+        namespace = f"{settings.redis_prefix}:breaker:{vendor}"
+        return pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, client, namespace=namespace)
     return StoreBreakerStorage(store, vendor)
 
 
@@ -115,7 +118,8 @@ def _bucket(settings: Settings, vendor: str, rates: list[Rate]) -> AbstractBucke
         import redis
         from pyrate_limiter import RedisBucket
 
-        return RedisBucket.init(rates, redis.Redis.from_url(settings.redis_url), f"roleferry:rl:{vendor}")
+        key = f"{settings.redis_prefix}:ratelimit:{vendor}"
+        return RedisBucket.init(rates, redis.Redis.from_url(settings.redis_url), key)
     path = ratelimit_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     return SQLiteBucket.init_from_file(rates, table=f"rate_{vendor}", db_path=str(path), use_file_lock=True)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +16,44 @@ from clients.registry.spec import RateLimit
 from console.config import Settings
 from console.runtime import Runtime, open_runtime
 from console.sandbox.server import Sandbox, SandboxServer
+from tests.servers import PostgresServer, RedisServer
+
+# Modules marked `all_backends` run each test on SQLite, on PostgreSQL and with
+# Redis holding the breakers and rate limits; the others run on SQLite only.
+BACKENDS = ("sqlite", "postgresql", "redis")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "all_backends: run on SQLite, PostgreSQL and Redis")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        marked = metafunc.definition.get_closest_marker("all_backends") is not None
+        metafunc.parametrize("backend", BACKENDS if marked else ("sqlite",), indirect=True)
+
+
+@pytest.fixture
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    # Not under pytest's tmp_path: that directory is private to root, and a root
+    # test run starts PostgreSQL as the postgres user, which must reach its files.
+    base = Path(tempfile.mkdtemp(prefix="roleferry-pg-"))
+    server = PostgresServer(base).start()
+    yield server
+    server.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
 
 # Generous limits so that tests about other behaviour never meet the rate limiter.
 TEST_LIMITS = {name: RateLimit(1000, 1) for name in REGISTRY}
@@ -35,13 +77,21 @@ def sandbox_stats(sandbox: SandboxServer) -> dict[str, dict[str, object]]:
 
 
 @pytest.fixture
-def settings(tmp_path, sandbox, monkeypatch) -> Settings:
+def settings(tmp_path, sandbox, monkeypatch, backend, request) -> Settings:
     for spec in REGISTRY.values():
         for name in spec.secret_names:
             monkeypatch.delenv(name, raising=False)
+    database_url = f"sqlite:///{tmp_path / 'console.db'}"
+    redis_url = None
+    if backend == "postgresql":
+        database_url = request.getfixturevalue("postgres_server").new_database()
+    elif backend == "redis":
+        redis_url = request.getfixturevalue("redis_server").url
     return Settings(
         root=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'console.db'}",
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=f"test-{uuid.uuid4().hex[:8]}",
         sandbox_url=sandbox.url,
         statsd_port=9,  # discard port: metrics go nowhere unless a test listens
         rate_limits=dict(TEST_LIMITS),

@@ -11,6 +11,8 @@ from clients.errors import AuthFailed, CircuitOpen, VendorUnavailable
 from console.store.models import BreakerEvent
 from tests.conftest import sandbox_stats, set_fault
 
+pytestmark = pytest.mark.all_backends
+
 
 def fail_until_open(runtime, sandbox):
     set_fault(sandbox, "apollo", "down")

@@ -89,3 +89,45 @@ def test_manual_contact_when_nobody_found(page_env):
     assert "with source manual" in app.success[0].value
     stored = contacts_for(get_runtime().store, "nobody-home.com")
     assert [(c.name, c.source) for c in stored] == [("Jane Roe", "manual")]
+
+
+def test_test_call_free_probe(page_env):
+    app = run_page("test_calls.py")
+    assert "****" in app.caption[-1].value
+    app.button[0].click().run()
+    assert not app.exception
+    assert "apollo.health succeeded" in app.success[0].value
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Outcome"] == "success"
+    assert metrics["Attempts"] == "1"
+
+
+def test_test_call_paid_probe_needs_confirmation(page_env):
+    app = run_page("test_calls.py")
+    app.selectbox[1].set_value(REGISTRY["apollo"].probes[2]).run()
+    assert "spends vendor credits" in app.warning[0].value
+    assert app.button[0].disabled
+    app.checkbox[0].check().run()
+    assert not app.button[0].disabled
+    app.button[0].click().run()
+    assert "apollo.people_enrich succeeded" in app.success[0].value
+
+
+def test_test_call_failure_shown(page_env):
+    set_fault(page_env, "apollo", "auth_failure")
+    app = run_page("test_calls.py")
+    app.button[0].click().run()
+    assert "ended in AuthFailed" in app.error[0].value
+
+
+def test_runbook_renders_registry(page_env):
+    app = AppTest.from_file(str(PAGES / "runbooks.py"), default_timeout=30)
+    app.query_params["vendor"] = "clay"
+    app.run()
+    assert not app.exception
+    assert app.header[0].value == "Clay"
+    text = "\n".join(m.value for m in app.markdown)
+    assert REGISTRY["clay"].support_contact in text
+    assert "Escalation" in text
+    codes = app.dataframe[0].value
+    assert 402 in list(codes["status"])

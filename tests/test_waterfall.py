@@ -9,6 +9,8 @@ from console.enrichment import InvalidEnrichmentInput, enrich
 from console.health import vendor_health
 from tests.conftest import sandbox_stats, set_fault
 
+pytestmark = pytest.mark.all_backends
+
 
 def health_of(runtime, vendor):
     runtime.recorder.flush()

@@ -88,6 +88,8 @@ class SandboxVendor:
         # max_in_flight to tell concurrent callers from serialised ones.
         self.in_flight = 0
         self.max_in_flight = 0
+        # Requests this vendor's own server-side window answered with 429.
+        self.rate_limited = 0
 
     def authenticate(self, request: SandboxRequest) -> bool:
         raise NotImplementedError
@@ -131,6 +133,7 @@ class SandboxVendor:
                 "charged_items": len(self.charges),
                 "charged_twice": sorted(k for k, v in self.charges.items() if v > 1),
                 "max_in_flight": self.max_in_flight,
+                "rate_limited": self.rate_limited,
             }
 
     def reset(self) -> None:
@@ -138,3 +141,4 @@ class SandboxVendor:
             self.requests.clear()
             self.charges.clear()
             self.max_in_flight = 0
+            self.rate_limited = 0

@@ -78,6 +78,8 @@ class Sandbox:
             return response
         allowed, remaining, reset_in = vendor.window.take()
         if not allowed:
+            with vendor.lock:
+                vendor.rate_limited += 1
             response = vendor.error(429, "rate limit exceeded")
             response.headers["Retry-After"] = str(max(int(reset_in + 0.999), 1))
             response.headers.update(vendor.rate_headers(0, reset_in))
