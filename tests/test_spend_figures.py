@@ -21,8 +21,9 @@ NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'spend.db'}")
+def store(settings):
+    # Tests marked all_backends get a PostgreSQL store too, where days are cut differently.
+    store = Store(settings.database_url)
     store.migrate()
     yield store
     store.dispose()
@@ -51,6 +52,7 @@ def plans_with_stripe():
     return plans
 
 
+@pytest.mark.all_backends
 def test_apollo_overage_and_projection(december):
     apollo = spend_report(december, plans_with_stripe(), now=NOW).vendors[0]
     assert apollo.credits_used == 1100
@@ -83,6 +85,7 @@ def test_allowance_runs_out_before_month_end(december):
     assert clay.total_usd == 349.00
 
 
+@pytest.mark.all_backends
 def test_month_to_date_is_sum_of_days(december):
     report = spend_report(december, plans_with_stripe(), now=NOW)
     for vendor in report.vendors:
@@ -112,6 +115,7 @@ def test_cents_add_up_with_fractions(store):
     assert round(sum(days), 2) == 3.33
 
 
+@pytest.mark.all_backends
 def test_empty_month_shows_fixed_fees(december):
     report = spend_report(december, load_plans(environ={}), month=date(2026, 6, 1), now=NOW)
     assert report.days_elapsed == 30
@@ -148,6 +152,7 @@ def test_cost_per_enrichment(december):
     assert report.cost_per_enrichment_usd == round(468.0 / 3100, 4)
 
 
+@pytest.mark.all_backends
 def test_seeded_history_figures(store):
     now = datetime(2026, 12, 20, 18, 0, tzinfo=UTC)
     summary = seed_history(store, 45, now=now)

@@ -10,6 +10,8 @@ from console.spend.plans import load_plans
 from console.spend.reconcile import VendorUsage, reconcile
 from tests.conftest import sandbox_stats, set_fault
 
+pytestmark = pytest.mark.all_backends
+
 
 def set_usage(sandbox, vendor, credits):
     response = httpx.post(f"{sandbox.url}/_admin/usage", json={"vendor": vendor, "credits_used": credits})

@@ -197,8 +197,8 @@ class SpendReport:
 
 def _day_column(store: Store) -> ColumnElement[object]:
     # SQLite keeps datetimes as ISO text, and date() returns its YYYY-MM-DD part.
-    # NOTE: the PostgreSQL form is written for timestamptz in UTC but has not run
-    # against a PostgreSQL server in this project's tests yet.
+    # PostgreSQL cuts a timestamptz into days in the session's time zone unless
+    # it is first converted to UTC.
     if store.dialect == "sqlite":
         return func.date(Rollup.minute)
     return cast(func.timezone("UTC", Rollup.minute), Date)
