@@ -8,8 +8,8 @@ Conventions, shared by the Spend page, `roleferry-console spend` and the tests:
   the sum of the calls' metered `cost_usd`.
 - Daily figures are differences of the cumulative figure rounded to the cent, so
   the days of a month add up to its month-to-date figure exactly.
-- The burn is the month's usage divided by the days elapsed, today counted as a
-  whole day; the projection adds that burn for each remaining day of the month.
+- The burn is the month's usage divided by the days elapsed, with today counted
+  as a whole day. The projection adds that burn for each remaining day.
 """
 
 from __future__ import annotations
