@@ -18,6 +18,7 @@ navigation = st.navigation(
     {
         "Watch": [
             st.Page(PAGES / "health.py", title="Health", icon=":material/monitor_heart:", default=True),
+            st.Page(PAGES / "spend.py", title="Spend", icon=":material/payments:"),
             st.Page(PAGES / "runbooks.py", title="Runbooks", icon=":material/menu_book:"),
         ],
         "Work": [

@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from console.cli import backfill, enrich, health, probe, run, sandbox, worker
+from console.cli import backfill, enrich, health, probe, run, sandbox, spend, worker
 from console.cli.common import EXIT_BAD_INPUT, UsageError, configure_logging, fail
 
 # Each module adds its subcommand with `register(subparsers)` and sets `handler`.
-COMMANDS = (run, sandbox, enrich, health, probe, backfill, worker)
+COMMANDS = (run, sandbox, enrich, health, probe, backfill, worker, spend)
 
 
 def build_parser() -> argparse.ArgumentParser:

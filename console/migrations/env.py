@@ -4,6 +4,8 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from console.store.models import Base
+# Registers the Spend tables on Base, so autogenerate sees them and proposes no drop.
+import console.store.spend_models  # noqa: F401
 
 config = context.config
 target_metadata = Base.metadata

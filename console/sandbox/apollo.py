@@ -115,6 +115,11 @@ class ApolloSandbox(SandboxVendor):
         return SandboxResponse(200, {key: {"day": window, "hour": window, "minute": window},
                                      "generated_at": int(time.time())})
 
+    def set_credits_used(self, credits: int) -> None:
+        """Set the credits this account has used, as if spent outside this console."""
+        with self.lock:
+            self.credits_used = credits
+
     def stats(self) -> dict[str, object]:
         data = super().stats()
         data["credits_total"] = self.credits_total

@@ -51,9 +51,19 @@ class ClaySandbox(SandboxVendor):
         return self.error(404, f"no route {request.method} {request.path}")
 
     def _quota(self) -> dict[str, object]:
+        # Clay's own period_quota counts actions only. `data_credits` is a sandbox
+        # addition, so that spend reconciliation has a data-credit figure to compare.
+        with self.lock:
+            data_credits = {"limit": self.data_credits_total, "used": self.data_credits_used,
+                            "remaining": self.data_credits_total - self.data_credits_used}
         return {"limit": ACTIONS_PER_PERIOD, "used": self.actions_used,
                 "remaining": ACTIONS_PER_PERIOD - self.actions_used,
-                "resets_at": "2027-01-01T00:00:00Z"}
+                "resets_at": "2027-01-01T00:00:00Z", "data_credits": data_credits}
+
+    def set_credits_used(self, credits: int) -> None:
+        """Set the data credits this workspace has used, as if spent outside this console."""
+        with self.lock:
+            self.data_credits_used = credits
 
     def _create_search(self, request: SandboxRequest) -> SandboxResponse:
         body = request.json()

@@ -7,6 +7,8 @@ Paths are the vendor's own under a per-vendor prefix, e.g.
     POST /_admin/faults                 {"vendor": "apollo", "mode": "down"} or "fault": "slow:1.5"
     GET  /_admin/stats                  requests, charges and credits per vendor
     POST /_admin/reset                  normal mode, counters and credits back to the start
+    POST /_admin/usage                  {"vendor": "apollo", "credits_used": 420}: set the usage
+                                        the vendor reports, as if credits were spent elsewhere
 """
 
 from __future__ import annotations
@@ -113,12 +115,31 @@ class Sandbox:
             return SandboxResponse(200, self.faults.all())
         if path == "/_admin/stats" and method == "GET":
             return SandboxResponse(200, {name: v.stats() for name, v in self.vendors.items()})
+        if path == "/_admin/usage" and method == "POST":
+            return self._set_usage(body)
         if path == "/_admin/reset" and method == "POST":
             for name, vendor in self.vendors.items():
                 vendor.reset()
                 self.faults.set(name, Fault())
             return SandboxResponse(200, {"reset": True})
         return SandboxResponse(404, {"error": f"no admin route {method} {path}"})
+
+
+    def _set_usage(self, body: bytes) -> SandboxResponse:
+        try:
+            payload = json.loads(body or b"{}")
+            vendor = self.vendors[str(payload["vendor"])]
+            credits = payload["credits_used"]
+            if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
+                raise ValueError(f"credits_used must be a whole number >= 0, got {credits!r}")
+        except (KeyError, ValueError) as exc:
+            return SandboxResponse(400, {"error": f"invalid usage request: {exc}"})
+        setter = getattr(vendor, "set_credits_used", None)
+        if setter is None:
+            return SandboxResponse(400, {"error": f"sandbox {vendor.name} has no credit usage to set"})
+        setter(credits)
+        log.info("sandbox usage for %s set to %d credits", vendor.name, credits)
+        return SandboxResponse(200, {vendor.name: vendor.stats()})
 
 
 class _Handler(BaseHTTPRequestHandler):

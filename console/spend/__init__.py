@@ -1,0 +1,1 @@
+"""Spend: plans and budgets, month-to-date figures, reconciliation and seeded history."""

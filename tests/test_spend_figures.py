@@ -1,0 +1,222 @@
+"""Month-to-date figures over rollups: hand-worked months, an empty month, seeded history."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from clients.recording import SUCCESS, CallRecord
+from console.recorder import write_records
+from console.spend.figures import InvalidMonth, days_in, parse_month, spend_report
+from console.spend.plans import load_plans, shipped_plans
+from console.spend.pricing import allowance_cost_usd
+from console.spend.seed import SeedRefused, seed_history
+from console.store import Store
+from console.store.models import CallRecordRow, Rollup
+
+NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(settings):
+    # Tests marked all_backends get a PostgreSQL store too, where days are cut differently.
+    store = Store(settings.database_url)
+    store.migrate()
+    yield store
+    store.dispose()
+
+
+def call(vendor, day, credits=0.0, cost=0.0, outcome=SUCCESS, operation="people_enrich"):
+    return CallRecord(vendor=vendor, operation=operation, outcome=outcome, mode="interactive",
+                      started_at=datetime(2026, 12, day, 15, 30, tzinfo=UTC), latency_ms=200.0,
+                      attempts=1, credits=credits, cost_usd=cost)
+
+
+@pytest.fixture
+def december(store):
+    write_records(store, [
+        call("apollo", 1, credits=300), call("apollo", 5, credits=500), call("apollo", 10, credits=300),
+        call("apollo", 10, outcome="VendorUnavailable"),
+        call("clay", 3, credits=2000, operation="email_lookup"),
+        call("stripe", 2, cost=4.92, operation="charge"), call("stripe", 8, cost=3.20, operation="charge"),
+    ])
+    return store
+
+
+def plans_with_stripe():
+    plans = load_plans(environ={})
+    plans["stripe"] = shipped_plans()["stripe"]
+    return plans
+
+
+@pytest.mark.all_backends
+def test_apollo_overage_and_projection(december):
+    apollo = spend_report(december, plans_with_stripe(), now=NOW).vendors[0]
+    assert apollo.credits_used == 1100
+    assert apollo.fixed_usd == 99.00
+    assert apollo.metered_usd == 20.00                  # 100 credits over x $0.20
+    assert apollo.total_usd == 119.00
+    assert apollo.credits_left == 0
+    assert apollo.exhausted_on == date(2026, 12, 10)    # the day the total passed 1,000
+
+
+def test_projection_follows_burn(december):
+    report = spend_report(december, plans_with_stripe(), now=NOW)
+    apollo = report.vendors[0]
+    assert report.days_elapsed == 10
+    assert apollo.burn_credits_per_day == pytest.approx(110.0)
+    # 1,100 credits + 110 a day x 21 days = 3,410; 99 + 2,410 x 0.20 = 581.00
+    assert apollo.projected_credits == pytest.approx(1100 + 110 * 21)
+    assert apollo.projected_usd == 581.00
+    assert apollo.projected_over_budget
+    assert not apollo.over_budget
+
+
+def test_allowance_runs_out_before_month_end(december):
+    clay = spend_report(december, plans_with_stripe(), now=NOW).vendors[1]
+    # 2,000 of 6,000 used in 10 days: 200 a day, 4,000 left lasts 20 days after 10 Dec.
+    assert clay.burn_credits_per_day == pytest.approx(200.0)
+    assert clay.exhausted_on == date(2026, 12, 30)
+    # 2,000 + 200 x 21 = 6,200; 349 + 200 x 0.08 = 365.00
+    assert clay.projected_usd == 365.00
+    assert clay.total_usd == 349.00
+
+
+@pytest.mark.all_backends
+def test_month_to_date_is_sum_of_days(december):
+    report = spend_report(december, plans_with_stripe(), now=NOW)
+    for vendor in report.vendors:
+        days = [row for row in report.daily if row.vendor == vendor.vendor]
+        assert len(days) == 10
+        assert round(sum(row.total_usd for row in days), 2) == vendor.total_usd
+        assert sum(row.credits for row in days) == vendor.credits_used
+    first_day = {row.vendor: row for row in report.daily if row.day == date(2026, 12, 1)}
+    assert first_day["apollo"].fixed_usd == 99.00
+    tenth = next(row for row in report.daily if row.vendor == "apollo" and row.day == date(2026, 12, 10))
+    assert tenth.metered_usd == 20.00
+
+
+def test_totals_sum_vendors(december):
+    report = spend_report(december, plans_with_stripe(), now=NOW)
+    assert report.total["total_usd"] == round(99 + 20 + 349 + 8.12, 2)
+    assert report.total["fixed_usd"] == 448.00
+    assert report.total["budget_usd"] == round(499 + 600 + 500, 2)
+
+
+def test_cents_add_up_with_fractions(store):
+    write_records(store, [call("stripe", day, cost=0.333, operation="charge") for day in range(1, 11)])
+    plans = {"stripe": shipped_plans()["stripe"]}
+    stripe = spend_report(store, plans, now=NOW).vendors[0]
+    days = [row.total_usd for row in spend_report(store, plans, now=NOW).daily]
+    assert stripe.total_usd == 3.33
+    assert round(sum(days), 2) == 3.33
+
+
+@pytest.mark.all_backends
+def test_empty_month_shows_fixed_fees(december):
+    report = spend_report(december, load_plans(environ={}), month=date(2026, 6, 1), now=NOW)
+    assert report.days_elapsed == 30
+    assert [v.total_usd for v in report.vendors] == [99.00, 349.00]
+    assert [v.metered_usd for v in report.vendors] == [0.00, 0.00]
+    assert [v.projected_usd for v in report.vendors] == [99.00, 349.00]
+    assert [v.exhausted_on for v in report.vendors] == [None, None]
+    assert [v.credits_left for v in report.vendors] == [1000, 6000]
+    assert report.cost_per_enrichment_usd is None
+
+
+def test_past_month_projection_is_total(december):
+    report = spend_report(december, load_plans(environ={}), month=date(2026, 12, 1),
+                          now=datetime(2027, 1, 3, tzinfo=UTC))
+    apollo = report.vendors[0]
+    assert report.days_elapsed == 31
+    assert apollo.projected_usd == apollo.total_usd == 119.00
+
+
+def test_future_month_rejected(store):
+    with pytest.raises(InvalidMonth, match="has not started"):
+        spend_report(store, load_plans(environ={}), month=date(2027, 1, 1), now=NOW)
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-1", "december", "2026/12", ""])
+def test_parse_month_rejects(text):
+    with pytest.raises(InvalidMonth, match="YYYY-MM"):
+        parse_month(text)
+
+
+def test_cost_per_enrichment(december):
+    report = spend_report(december, load_plans(environ={}), now=NOW)
+    # Apollo 119.00 + Clay 349.00 over 1,100 + 2,000 contacts.
+    assert report.cost_per_enrichment_usd == round(468.0 / 3100, 4)
+
+
+@pytest.mark.all_backends
+def test_seeded_history_figures(store):
+    now = datetime(2026, 12, 20, 18, 0, tzinfo=UTC)
+    summary = seed_history(store, 45, now=now)
+    assert summary.first_day == date(2026, 11, 6)
+    assert summary.outage_day == date(2026, 12, 11)
+    assert summary.spike_day == date(2026, 12, 16)
+
+    plans = load_plans(environ={})
+    report = spend_report(store, plans, now=now)
+    remaining = days_in(report.month) - report.days_elapsed
+    for vendor in report.vendors:
+        days = [row for row in report.daily if row.vendor == vendor.vendor]
+        assert round(sum(row.total_usd for row in days), 2) == vendor.total_usd
+        assert vendor.total_usd == round(allowance_cost_usd(plans[vendor.vendor].plan, vendor.credits_used), 2)
+        burn = vendor.credits_used / report.days_elapsed
+        assert vendor.burn_credits_per_day == pytest.approx(burn)
+        projected = allowance_cost_usd(plans[vendor.vendor].plan, vendor.credits_used + burn * remaining)
+        assert vendor.projected_usd == round(projected, 2)
+        if vendor.exhausted_on is not None and vendor.credits_left:
+            assert vendor.exhausted_on == date(2026, 12, 20) + timedelta(
+                days=math.ceil(vendor.credits_left / burn))
+    assert report.vendors[0].credits_used > 0
+
+
+def test_seeded_history_shape(store):
+    now = datetime(2026, 12, 20, 18, 0, tzinfo=UTC)
+    seed_history(store, 45, now=now)
+    report = spend_report(store, load_plans(environ={}), now=now)
+    apollo_calls = {row.day: row.calls for row in report.daily if row.vendor == "apollo"}
+    # Wednesday 9 Dec against Sunday 13 Dec: weekday peaks.
+    assert apollo_calls[date(2026, 12, 9)] > 3 * apollo_calls[date(2026, 12, 13)]
+    # The backfill spike on Wednesday 16 Dec against the Wednesday before.
+    apollo_credits = {row.day: row.credits for row in report.daily if row.vendor == "apollo"}
+    assert apollo_credits[date(2026, 12, 16)] > 2 * apollo_credits[date(2026, 12, 9)]
+    with store.session() as session:
+        outage_failures = session.scalar(
+            select(func.sum(Rollup.calls)).where(Rollup.vendor == "apollo", Rollup.outcome != SUCCESS,
+                                                 Rollup.minute >= datetime(2026, 12, 11, tzinfo=UTC),
+                                                 Rollup.minute < datetime(2026, 12, 12, tzinfo=UTC)))
+        raw_oldest = session.scalar(select(func.min(CallRecordRow.started_at)))
+        raw_failures = session.scalar(select(func.count()).select_from(CallRecordRow)
+                                      .where(CallRecordRow.outcome != SUCCESS))
+        latest = session.scalar(select(func.max(Rollup.minute)))
+    assert outage_failures > 50
+    assert raw_oldest.date() >= date(2026, 12, 19)
+    assert raw_failures > 0
+    assert latest.replace(tzinfo=UTC) <= now
+
+
+def test_seed_is_deterministic(tmp_path):
+    now = datetime(2026, 12, 20, 18, 0, tzinfo=UTC)
+    figures = []
+    for name in ("a", "b"):
+        store = Store(f"sqlite:///{tmp_path / name}.db")
+        store.migrate()
+        seed_history(store, 45, now=now)
+        figures.append([(row.vendor, row.day, row.calls, row.credits)
+                        for row in spend_report(store, load_plans(environ={}), now=now).daily])
+        store.dispose()
+    assert figures[0] == figures[1]
+
+
+def test_seed_refuses_store_with_history(store):
+    now = datetime(2026, 12, 20, 18, 0, tzinfo=UTC)
+    seed_history(store, 3, now=now)
+    with pytest.raises(SeedRefused, match="empty store"):
+        seed_history(store, 3, now=now)
