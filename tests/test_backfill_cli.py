@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import sandbox_stats, set_fault
 
 from clients.registry import REGISTRY
 from console.cli.main import main
+from tests.conftest import sandbox_stats, set_fault
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import io
 from datetime import timedelta
 
 import pytest
-from conftest import sandbox_stats, set_fault
 from sqlalchemy import func, select, update
 
 from clients.registry.spec import RateLimit
@@ -29,6 +28,7 @@ from console.backfill.worker import (
 from console.store.backfill_models import FINAL_ROW_STATES, BackfillRow
 from console.store.models import ApplicationRow, ContactRow
 from console.store.times import utcnow
+from tests.conftest import sandbox_stats, set_fault
 
 TITLE_SETS = ("CTO", "VP Engineering;Head of Engineering", "Head of Talent;Recruiting Manager")
 

@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-from conftest import sandbox_stats, set_fault
 from sqlalchemy import func, select
 
 from clients.registry import REGISTRY
@@ -20,6 +19,7 @@ from console.config import Settings
 from console.store import Store
 from console.store.backfill_models import FINAL_ROW_STATES, BackfillRow
 from console.store.models import ContactRow
+from tests.conftest import sandbox_stats, set_fault
 
 ROWS = 40
 # Upper bound on waits below, so a broken worker fails the test instead of hanging it.
