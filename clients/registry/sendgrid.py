@@ -36,7 +36,6 @@ SENDGRID = VendorSpec(
         # not document whether it uses an e-mail credit, so the probe is marked as if it does.
         Probe("test_send", "Validate one message with sandbox_mode on (nothing is delivered)",
               "credits"),
-        Probe("send", "Send one real e-mail to the ops mailbox", "mail"),
     ),
     error_codes=(
         ErrorCode(400, "Invalid request body (the `field` of the error names the culprit)",
