@@ -5,7 +5,7 @@ python-http-client: one connection per request, no automatic retries, and one
 socket timeout that bounds the connect and every read.
 
 Mail send has no idempotency key, so a send whose response was lost (read
-timeout, dropped connection, unparseable answer) is never repeated: the message
+timeout, dropped connection, unparseable response) is never repeated: the message
 may already be on its way, and a second send would reach the candidate twice.
 """
 
@@ -219,7 +219,7 @@ class SendGridClient:
 
     def test_send(self, message: Mail | dict[str, Any], *,
                   mode: Mode = "interactive") -> CallResult[SentMail]:
-        """Validate one message with sandbox mode on: SendGrid answers 200 and delivers nothing."""
+        """Validate one message with sandbox mode on: SendGrid returns 200 and delivers nothing."""
         body = message.get() if isinstance(message, Mail) else dict(message)
         settings = dict(body.get("mail_settings") or {})
         settings["sandbox_mode"] = {"enable": True}

@@ -92,7 +92,7 @@ class StripeSubscription:
     id: str
     customer: str
     status: str
-    # What the first invoice charged, in the smallest currency unit.
+    # Amount the first invoice charged, in the smallest currency unit.
     amount_paid: int
     currency: str
     replayed: bool
@@ -195,7 +195,7 @@ class StripeClient:
         self.pipeline = pipeline
         self.spec = pipeline.runtime(VENDOR).spec
         self.base_url = base_url.rstrip("/")
-        # Only Stripe's own API holds live data. Anywhere else (the sandbox, a
+        # Only Stripe's own API serves live data. Anywhere else (the sandbox, a
         # local mock) a live key is a misconfiguration and is rejected unsent.
         self.accepts_live_keys = self.base_url == self.spec.base_url.rstrip("/")
         timeouts = self.spec.timeouts
@@ -205,7 +205,7 @@ class StripeClient:
             allow_sync_methods=True,
         )
         # The key is passed per request (RequestOptions api_key), so the SDK
-        # client holds none; max_network_retries=0 leaves retries to the pipeline.
+        # client stores none, and max_network_retries=0 leaves retries to the pipeline.
         self._sdk = stripe.StripeClient(
             "",
             base_addresses={"api": self.base_url},
@@ -342,7 +342,7 @@ class StripeClient:
             return Reply(result, 200, _request_id(customer),
                          extra={"idempotency_key": key_for_operation, "replayed": replayed})
 
-        # Honest because every attempt sends the same Idempotency-Key.
+        # Safe to retry, because every attempt sends the same Idempotency-Key.
         return self.pipeline.call(VENDOR, "create_customer", send, mode=mode, idempotent=True)
 
     def create_subscription(

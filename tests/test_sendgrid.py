@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import socket
 import time
 
 import httpx
@@ -108,11 +109,11 @@ def test_test_send_delivers_nothing(client, sandbox):
     assert stats["credits_left"] == 50000
 
 
-def test_test_send_leaves_message_unchanged(client):
-    mail = message()
-    client.test_send(mail)
+def test_test_send_leaves_body_unchanged(client):
+    body = message().get()
+    client.test_send(body)
 
-    assert "mail_settings" not in mail.get()
+    assert "mail_settings" not in body
 
 
 def test_credits_counts_sends(client):
@@ -293,10 +294,14 @@ def test_stats_read_timeout_retried(runtime, sandbox, no_sleep):
 
 
 def test_connect_failure_not_sent(runtime, no_sleep):
-    # Port 9 on loopback has no listener, so the connection is refused.
-    client = SendGridClient(runtime.pipeline, "http://127.0.0.1:9/sendgrid")
-    with pytest.raises(VendorUnavailable) as caught:
-        client.send(message())
+    # A bound socket that does not listen refuses connections, and holding it
+    # keeps any other server in the test run off the port.
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        client = SendGridClient(runtime.pipeline, f"http://127.0.0.1:{port}/sendgrid")
+        with pytest.raises(VendorUnavailable) as caught:
+            client.send(message())
 
     assert caught.value.request_sent is False
     # Nothing reached a server, so even a send is retried.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import socket
 
 import httpx
 import pytest
@@ -345,13 +346,17 @@ def test_read_timeout_retried(runtime, sandbox, no_sleep):
 
 
 def test_connect_failure_not_sent(runtime, no_sleep):
-    # Port 9 on loopback has no listener, so the connection is refused.
-    client = StripeClient(runtime.pipeline, "http://127.0.0.1:9/stripe")
-    try:
-        with pytest.raises(VendorUnavailable) as caught:
-            client.balance()
-    finally:
-        client.close()
+    # A bound socket that does not listen refuses connections, and holding it
+    # keeps any other server in the test run off the port.
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        client = StripeClient(runtime.pipeline, f"http://127.0.0.1:{port}/stripe")
+        try:
+            with pytest.raises(VendorUnavailable) as caught:
+                client.balance()
+        finally:
+            client.close()
 
     assert caught.value.request_sent is False
     assert len(no_sleep) == 2
