@@ -182,6 +182,11 @@ def _request_id(obj: stripe.StripeObject) -> str | None:
     return response.request_id if response is not None else None
 
 
+def _status(obj: stripe.StripeObject) -> int | None:
+    response = obj.last_response
+    return response.code if response is not None else None
+
+
 def _require(body: dict[str, Any], name: str, kind: type, operation: str) -> Any:
     value = body.get(name)
     if not isinstance(value, kind):
@@ -248,7 +253,7 @@ class StripeClient:
             except (KeyError, TypeError, ValueError) as exc:
                 raise MalformedResponse(f"balance amount without {exc}", vendor=VENDOR,
                                         operation="balance") from exc
-            return Reply(result, 200, _request_id(balance))
+            return Reply(result, _status(balance), _request_id(balance))
 
         return self.pipeline.call(VENDOR, "balance", send, mode=mode)
 
@@ -271,7 +276,7 @@ class StripeClient:
             data = _require(body, "data", list, "balance_transactions")
             has_more = _require(body, "has_more", bool, "balance_transactions")
             transactions = [self._transaction(raw) for raw in data]
-            return Reply(TransactionPage(transactions, has_more), 200, _request_id(page))
+            return Reply(TransactionPage(transactions, has_more), _status(page), _request_id(page))
 
         return self.pipeline.call(VENDOR, "balance_transactions", send, mode=mode)
 
@@ -339,7 +344,7 @@ class StripeClient:
             customer_id = _require(body, "id", str, "create_customer")
             replayed = _replayed(customer)
             result = StripeCustomer(customer_id, body.get("email"), replayed)
-            return Reply(result, 200, _request_id(customer),
+            return Reply(result, _status(customer), _request_id(customer),
                          extra={"idempotency_key": key_for_operation, "replayed": replayed})
 
         # Safe to retry, because every attempt sends the same Idempotency-Key.
@@ -374,7 +379,8 @@ class StripeClient:
             # replay is metered too: within this call the first response was lost.
             charged = amount_paid > 0 and currency == "usd"
             cost = card_fee_usd(amount_paid / 100.0) if charged else 0.0
-            return Reply(result, 200, _request_id(subscription), 1.0 if charged else 0.0, cost,
+            credits = 1.0 if charged else 0.0
+            return Reply(result, _status(subscription), _request_id(subscription), credits, cost,
                          extra={"idempotency_key": key_for_operation, "replayed": replayed,
                                 "amount_paid": amount_paid})
 

@@ -79,6 +79,17 @@ def with_read_timeout(runtime, seconds: float) -> SendGridClient:
     return runtime.client("sendgrid")
 
 
+def test_registry_entry():
+    spec = REGISTRY["sendgrid"]
+
+    assert spec.sandbox_prefix == "/sendgrid"
+    assert spec.secret_names == ("SENDGRID_API_KEY",)
+    assert spec.plan.monthly_fee_usd == 19.95
+    assert spec.plan.included_credits == 50000
+    assert spec.rate_limit.requests == 600
+    assert spec.rate_limit.per_seconds == 60
+
+
 # Operations in normal mode.
 
 

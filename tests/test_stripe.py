@@ -23,7 +23,7 @@ from clients.registry.spec import Timeouts
 from clients.registry.stripe import card_fee_usd
 from clients.stripe import StripeClient
 from console.runtime import sandbox_key
-from console.sandbox.stripe import SEEDED_CHARGE_CENTS, SEEDED_CHARGES, fee_cents
+from console.sandbox.stripe import EPOCH, SEEDED_CHARGE_CENTS, SEEDED_CHARGES, fee_cents
 from tests.conftest import sandbox_stats, set_fault
 
 KEY = sandbox_key(REGISTRY["stripe"], "STRIPE_SECRET_KEY")
@@ -71,6 +71,16 @@ def with_read_timeout(runtime, seconds: float) -> StripeClient:
 # Operations in normal mode.
 
 
+def test_registry_entry():
+    spec = REGISTRY["stripe"]
+
+    assert spec.sandbox_prefix == "/stripe"
+    assert spec.secret_names == ("STRIPE_SECRET_KEY",)
+    assert spec.plan.monthly_fee_usd == 0.0
+    assert spec.plan.monthly_budget_usd > 0
+    assert {code.status for code in spec.error_codes} >= {400, 401, 402, 409, 429, 500}
+
+
 def test_sandbox_key_is_test_key():
     assert KEY.startswith("sk_test_")
 
@@ -81,6 +91,7 @@ def test_balance(client):
     assert result.value.livemode is False
     assert result.value.available["usd"] == SEEDED_CHARGES * (
         SEEDED_CHARGE_CENTS - fee_cents(SEEDED_CHARGE_CENTS))
+    assert result.record.status_code == 200
     assert result.record.request_id.startswith("req_")
     assert result.record.cost_usd == 0.0
 
@@ -105,6 +116,15 @@ def test_balance_transactions_max_pages(client):
     assert report.pages == 2
     assert report.truncated is True
     assert len(report.transactions) == 20
+
+
+def test_balance_transactions_created_filter(client):
+    since = EPOCH + 20 * 3600
+    report = client.balance_transactions(created_gte=since, page_size=2)
+
+    assert len(report.transactions) == 5
+    assert all(t.created >= since for t in report.transactions)
+    assert report.pages == 3
 
 
 def test_create_customer(client, sandbox):
@@ -181,6 +201,17 @@ def test_same_key_other_params_conflict(client, sandbox, no_sleep):
     assert "same parameters" in caught.value.message
     assert no_sleep == []
     assert stripe_stats(sandbox)["customers"] == 1
+
+
+def test_in_flight_key_retried(client, sandbox, no_sleep):
+    # Stripe answers 409 while a request with the same key is still running.
+    sandbox.sandbox.vendors["stripe"]._in_flight.add("cust-busy")
+    with pytest.raises(RateLimited) as caught:
+        client.create_customer("hr@acme.com", idempotency_key="cust-busy")
+
+    assert caught.value.status_code == 409
+    assert len(no_sleep) == 2
+    assert stripe_stats(sandbox)["customers"] == 0
 
 
 def test_idempotency_error_body(sandbox):

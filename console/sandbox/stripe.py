@@ -177,6 +177,10 @@ class StripeSandbox(SandboxVendor):
                                                  ["v1", "balance", "history"]):
             with self.lock:
                 newest_first = list(reversed(self.transactions))
+            try:
+                newest_first = self._created_filter(request, newest_first)
+            except ValueError as exc:
+                return self.error(400, f"Invalid integer: {exc}", param="created")
             return self._list(request, "/v1/balance_transactions", newest_first)
         if request.method == "GET" and parts == ["v1", "customers"]:
             with self.lock:
@@ -256,6 +260,19 @@ class StripeSandbox(SandboxVendor):
             "pending": [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
             "livemode": False,
         })
+
+    @staticmethod
+    def _created_filter(request: SandboxRequest,
+                        items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Apply `created[gt|gte|lt|lte]` bounds (Unix seconds) from the query string."""
+        checks = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
+                  "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
+        for operator, check in checks.items():
+            bound = request.first(f"created[{operator}]")
+            if bound is not None:
+                limit = int(bound)
+                items = [item for item in items if check(int(item["created"]), limit)]
+        return items
 
     def _list(self, request: SandboxRequest, url: str,
               items: list[dict[str, Any]]) -> SandboxResponse:
