@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import socket
 import time
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from clients.errors import (
     VendorTimeout,
     VendorUnavailable,
 )
+from clients.recording import CallRecord
 from clients.registry import REGISTRY
 from clients.registry.spec import Timeouts
 from clients.sendgrid import SendGridClient, _retry_after
@@ -224,13 +226,13 @@ FAULTS = [
     ("drop", "stats", VendorUnavailable, 3),
     ("normal", "send", None, 1),
     ("slow:0.2", "send", None, 1),
-    # A 503 or 529 answer means SendGrid did not take the message, so a retry is safe.
+    # A 503 or 529 response means SendGrid did not take the message, so a retry is safe.
     ("down", "send", VendorUnavailable, 3),
     ("overloaded", "send", VendorUnavailable, 3),
     ("rate_limited:2", "send", RateLimited, 3),
     ("out_of_credits", "send", OutOfCredits, 1),
     ("auth_failure", "send", AuthFailed, 1),
-    # The sandbox accepted the message before the answer went wrong: never repeated.
+    # The sandbox accepted the message before the response went wrong, so it is never repeated.
     ("malformed", "send", MalformedResponse, 1),
     ("drop", "send", VendorUnavailable, 1),
 ]
@@ -271,13 +273,18 @@ def test_out_of_credits_message(client, sandbox):
     assert "Maximum credits exceeded" in caught.value.message
 
 
-def test_lost_send_not_repeated(client, sandbox, no_sleep):
+def test_lost_send_not_repeated(client, runtime, sandbox, no_sleep):
+    records: list[CallRecord] = []
+    runtime.pipeline.sinks.append(SimpleNamespace(record=records.append))
     set_fault(sandbox, "sendgrid", "drop")
     with pytest.raises(VendorUnavailable) as caught:
         client.send(message("a@example.com"))
 
     assert caught.value.request_sent is True
     assert no_sleep == []
+    assert len(records) == 1
+    assert records[0].attempts == 1
+    assert records[0].outcome == "VendorUnavailable"
     stats = sendgrid_stats(sandbox)
     assert stats["sends"] == 1
     assert stats["requests"]["POST /v3/mail/send"] == 1

@@ -204,7 +204,7 @@ def test_same_key_other_params_conflict(client, sandbox, no_sleep):
 
 
 def test_in_flight_key_retried(client, sandbox, no_sleep):
-    # Stripe answers 409 while a request with the same key is still running.
+    # Stripe returns 409 while a request with the same key is still running.
     sandbox.sandbox.vendors["stripe"]._in_flight.add("cust-busy")
     with pytest.raises(RateLimited) as caught:
         client.create_customer("hr@acme.com", idempotency_key="cust-busy")
