@@ -25,6 +25,8 @@ from clients.recording import Metrics
 from clients.registry import REGISTRY
 from clients.registry.spec import VendorSpec
 from clients.secrets import RedactSecretsFilter, SecretChain, StaticProvider, default_chain
+from clients.sendgrid import SendGridClient
+from clients.stripe import StripeClient
 from console.breaker_storage import StoreBreakerStorage, record_transition
 from console.config import Settings
 from console.ratelimit_bucket import open_bucket
@@ -45,10 +47,15 @@ ClientFactory = Callable[[Pipeline, str], VendorClient]
 CLIENT_FACTORIES: dict[str, ClientFactory] = {
     "apollo": ApolloClient,
     "clay": ClayClient,
+    "sendgrid": SendGridClient,
+    "stripe": StripeClient,
 }
 
 
 def sandbox_key(spec: VendorSpec, secret_name: str) -> str:
+    if spec.name == "stripe":
+        # The Stripe sandbox, like Stripe's test mode, accepts only sk_test_ keys.
+        return f"sk_test_sandbox_{secret_name.lower()}_0000"
     return f"sandbox-{spec.name}-{secret_name.lower().replace('_', '-')}-0000"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from clients.registry.apollo import APOLLO
 from clients.registry.clay import CLAY
+from clients.registry.sendgrid import SENDGRID
 from clients.registry.spec import (
     BreakerPolicy,
     ErrorCode,
@@ -19,8 +20,9 @@ from clients.registry.spec import (
     Timeouts,
     VendorSpec,
 )
+from clients.registry.stripe import STRIPE
 
-REGISTRY: dict[str, VendorSpec] = {spec.name: spec for spec in (APOLLO, CLAY)}
+REGISTRY: dict[str, VendorSpec] = {spec.name: spec for spec in (APOLLO, CLAY, SENDGRID, STRIPE)}
 
 
 def get_spec(vendor: str) -> VendorSpec:

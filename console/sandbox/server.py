@@ -28,12 +28,16 @@ from console.sandbox.apollo import ApolloSandbox
 from console.sandbox.base import SandboxRequest, SandboxResponse, SandboxVendor
 from console.sandbox.clay import ClaySandbox
 from console.sandbox.faults import Fault, FaultBoard, FaultSpecError, parse_fault
+from console.sandbox.sendgrid import SendGridSandbox
+from console.sandbox.stripe import StripeSandbox
 
 log = logging.getLogger(__name__)
 
 VENDOR_CLASSES: dict[str, type[SandboxVendor]] = {
     "apollo": ApolloSandbox,
     "clay": ClaySandbox,
+    "sendgrid": SendGridSandbox,
+    "stripe": StripeSandbox,
 }
 
 
