@@ -7,8 +7,10 @@ Adding a vendor is one module here plus one client module.
 
 from __future__ import annotations
 
+from clients.registry.anthropic import ANTHROPIC
 from clients.registry.apollo import APOLLO
 from clients.registry.clay import CLAY
+from clients.registry.datadog import DATADOG
 from clients.registry.spec import (
     BreakerPolicy,
     ErrorCode,
@@ -20,7 +22,7 @@ from clients.registry.spec import (
     VendorSpec,
 )
 
-REGISTRY: dict[str, VendorSpec] = {spec.name: spec for spec in (APOLLO, CLAY)}
+REGISTRY: dict[str, VendorSpec] = {spec.name: spec for spec in (APOLLO, CLAY, ANTHROPIC, DATADOG)}
 
 
 def get_spec(vendor: str) -> VendorSpec:
