@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -160,6 +160,11 @@ def open_runtime(settings: Settings | None = None, *, start_sandbox: bool = True
         vendors.append(VendorRuntime(spec, breaker, limiter))
 
     recorder = BufferedRecorder(store)
+    if sandbox_server is not None and sandbox_server.statsd is not None:
+        # Metrics from an in-process sandbox go to its own listener, so the console
+        # can show them without a Datadog agent.
+        settings = replace(settings, statsd_host=sandbox_server.statsd.host,
+                           statsd_port=sandbox_server.statsd.port)
     metrics = Metrics(settings.statsd_host, settings.statsd_port)
     pipeline = Pipeline(chain, vendors, sinks=[recorder], metrics=metrics)
     if sandbox_url is not None:
