@@ -23,9 +23,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from clients.registry import REGISTRY
 from clients.registry.spec import RateLimit
+from console.sandbox.anthropic import AnthropicSandbox
 from console.sandbox.apollo import ApolloSandbox
 from console.sandbox.base import SandboxRequest, SandboxResponse, SandboxVendor
 from console.sandbox.clay import ClaySandbox
+from console.sandbox.datadog import DatadogSandbox
 from console.sandbox.faults import Fault, FaultBoard, FaultSpecError, parse_fault
 from console.sandbox.statsd import StatsdListener
 
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 VENDOR_CLASSES: dict[str, type[SandboxVendor]] = {
     "apollo": ApolloSandbox,
     "clay": ClaySandbox,
+    "anthropic": AnthropicSandbox,
+    "datadog": DatadogSandbox,
 }
 
 
