@@ -16,6 +16,7 @@ import pybreaker
 from pyrate_limiter import AbstractBucket, Rate, SQLiteBucket
 from sqlalchemy.engine import make_url
 
+from clients.anthropic import AnthropicClient
 from clients.apollo import ApolloClient
 from clients.breaker import VendorBreaker
 from clients.clay import ClayClient
@@ -44,6 +45,7 @@ ClientFactory = Callable[[Pipeline, str], VendorClient]
 CLIENT_FACTORIES: dict[str, ClientFactory] = {
     "apollo": ApolloClient,
     "clay": ClayClient,
+    "anthropic": AnthropicClient,
 }
 
 
