@@ -20,6 +20,7 @@ from clients.anthropic import AnthropicClient
 from clients.apollo import ApolloClient
 from clients.breaker import VendorBreaker
 from clients.clay import ClayClient
+from clients.datadog import DatadogClient
 from clients.pipeline import Pipeline, VendorRuntime
 from clients.ratelimit import VendorLimiter, rates_for
 from clients.recording import Metrics
@@ -46,6 +47,7 @@ CLIENT_FACTORIES: dict[str, ClientFactory] = {
     "apollo": ApolloClient,
     "clay": ClayClient,
     "anthropic": AnthropicClient,
+    "datadog": DatadogClient,
 }
 
 
