@@ -178,6 +178,21 @@ def sdk_errors(operation: str) -> Iterator[None]:
         raise MalformedResponse(f"response is not JSON: {exc}", **context) from exc
 
 
+def parse_raw(raw: anthropic.APIResponse[Any], operation: str) -> object:
+    """Parse an SDK raw response, raising MalformedResponse for a body that is not JSON.
+
+    Checked before `parse` because the SDK hands back non-JSON text as a `str`, and
+    its page parser then fails with AttributeError instead of an SDK exception.
+    """
+    content_type = raw.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not content_type.endswith("json"):
+        raise MalformedResponse(f"response is {content_type or 'untyped'}, not JSON",
+                                vendor=VENDOR, operation=operation,
+                                status_code=raw.status_code, request_id=raw.request_id)
+    with sdk_errors(operation):
+        return raw.parse()
+
+
 class AnthropicClient:
     def __init__(self, pipeline: Pipeline, base_url: str) -> None:
         self.pipeline = pipeline
@@ -226,7 +241,7 @@ class AnthropicClient:
                     extra_headers=self._auth(key),
                     **extra,  # type: ignore[arg-type]
                 )
-                parsed = raw.parse()
+            parsed = parse_raw(raw, operation)
             usage = getattr(parsed, "usage", None)
             if not isinstance(parsed, Message) \
                     or not isinstance(getattr(usage, "input_tokens", None), int) \
@@ -268,7 +283,7 @@ class AnthropicClient:
                 raw = self._sdk.messages.with_raw_response.count_tokens(
                     model=model, messages=[{"role": "user", "content": prompt}],
                     extra_headers=self._auth(key))
-                parsed = raw.parse()
+            parsed = parse_raw(raw, operation)
             tokens = getattr(parsed, "input_tokens", None)
             if not isinstance(tokens, int):
                 raise MalformedResponse("response has no integer input_tokens", vendor=VENDOR,
@@ -285,7 +300,7 @@ class AnthropicClient:
         def send(key: str, attempt: int) -> Reply[list[str]]:
             with sdk_errors(operation):
                 raw = self._sdk.models.with_raw_response.list(extra_headers=self._auth(key))
-                page = raw.parse()
+            page = parse_raw(raw, operation)
             data = getattr(page, "data", None)
             if not isinstance(data, list) or not all(isinstance(getattr(m, "id", None), str)
                                                      for m in data):
