@@ -186,9 +186,12 @@ def parse_raw(raw: anthropic.APIResponse[Any], operation: str) -> object:
     """
     content_type = raw.headers.get("content-type", "").split(";")[0].strip().lower()
     if not content_type.endswith("json"):
+        # request_sent: the API answered, so a message may have been billed, and the
+        # pipeline must not send a non-idempotent request again.
         raise MalformedResponse(f"response is {content_type or 'untyped'}, not JSON",
                                 vendor=VENDOR, operation=operation,
-                                status_code=raw.status_code, request_id=raw.request_id)
+                                status_code=raw.status_code, request_id=raw.request_id,
+                                request_sent=True)
     with sdk_errors(operation):
         return raw.parse()
 
@@ -248,7 +251,8 @@ class AnthropicClient:
                     or not isinstance(getattr(usage, "output_tokens", None), int):
                 raise MalformedResponse("response is not a message with usage",
                                         vendor=VENDOR, operation=operation,
-                                        status_code=raw.status_code, request_id=raw.request_id)
+                                        status_code=raw.status_code, request_id=raw.request_id,
+                                        request_sent=True)
             return self._metered(parsed, raw.status_code, raw.request_id)
 
         return self.pipeline.call(VENDOR, operation, send, mode=mode, idempotent=False)

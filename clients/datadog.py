@@ -177,7 +177,13 @@ class DatadogClient:
         def send(key: str, attempt: int) -> Reply[Monitor]:
             response = self._request("POST", "/api/v1/monitor", operation, key, app_key=True,
                                      json=payload)
-            monitor = parse_monitor(json_body(response, VENDOR, operation), operation)
+            try:
+                monitor = parse_monitor(json_body(response, VENDOR, operation), operation)
+            except MalformedResponse as exc:
+                # Datadog answered, so the monitor may exist; marking the request as
+                # delivered stops the pipeline from creating it a second time.
+                exc.request_sent = True
+                raise
             return Reply(monitor, response.status_code, request_id_of(response.headers))
 
         # Not idempotent: a repeated create after a lost response makes a second monitor.
