@@ -16,6 +16,7 @@ SDK has no typed method for them, so they go through its generic `get`.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from clients.errors import (
     VendorTimeout,
     VendorUnavailable,
 )
+from clients.http import SENSITIVE_HEADERS
 from clients.pipeline import CallResult, Mode, Pipeline, Reply
 from clients.registry.spec import VendorSpec
 
@@ -176,6 +178,33 @@ def sdk_errors(operation: str) -> Iterator[None]:
                                 **context) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MalformedResponse(f"response is not JSON: {exc}", **context) from exc
+
+
+class SdkHeaderRedaction(logging.Filter):
+    """Masks credential headers in the SDK's DEBUG "Request options" log records.
+
+    The SDK (anthropic 2.17, `_base_client._build_request`) logs each request's
+    options, headers included, so without this filter the x-api-key this client
+    passes per request would reach any DEBUG handler. Logger filters run only for
+    records created on that logger, so this is attached to the SDK's own logger.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # logging stores a lone mapping argument as `record.args` itself, not in a tuple.
+        options = record.args
+        if isinstance(options, Mapping) and isinstance(options.get("headers"), Mapping):
+            masked = dict(options)
+            masked["headers"] = {
+                name: (f"****{value[-4:]}" if name.lower() in SENSITIVE_HEADERS
+                       and isinstance(value, str) else value)
+                for name, value in options["headers"].items()
+            }
+            record.args = masked
+        return True
+
+
+_sdk_log = logging.getLogger("anthropic._base_client")
+_sdk_log.addFilter(SdkHeaderRedaction())
 
 
 def parse_raw(raw: anthropic.APIResponse[Any], operation: str) -> object:
