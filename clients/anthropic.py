@@ -215,8 +215,8 @@ def parse_raw(raw: anthropic.APIResponse[Any], operation: str) -> object:
     """
     content_type = raw.headers.get("content-type", "").split(";")[0].strip().lower()
     if not content_type.endswith("json"):
-        # request_sent: the API answered, so a message may have been billed, and the
-        # pipeline must not send a non-idempotent request again.
+        # request_sent: the API returned a response, so a message may have been billed
+        # and the pipeline must not send a non-idempotent request again.
         raise MalformedResponse(f"response is {content_type or 'untyped'}, not JSON",
                                 vendor=VENDOR, operation=operation,
                                 status_code=raw.status_code, request_id=raw.request_id,

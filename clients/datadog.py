@@ -180,8 +180,8 @@ class DatadogClient:
             try:
                 monitor = parse_monitor(json_body(response, VENDOR, operation), operation)
             except MalformedResponse as exc:
-                # Datadog answered, so the monitor may exist; marking the request as
-                # delivered stops the pipeline from creating it a second time.
+                # Datadog returned a response, so the monitor may exist. Marking the
+                # request as delivered stops the pipeline from creating it a second time.
                 exc.request_sent = True
                 raise
             return Reply(monitor, response.status_code, request_id_of(response.headers))

@@ -112,7 +112,7 @@ class AwsSecretsManagerProvider:
     The secret's value is either the key itself or a JSON object holding it under the
     key name. A missing secret is None and is cached like a value, so an unset key
     costs one request per TTL. Any other AWS error is logged (never the value) and
-    treated as missing without caching, so the next lookup asks again.
+    treated as missing without caching, so the next lookup requests it again.
     """
 
     name = "aws-secrets-manager"
@@ -157,7 +157,7 @@ class AwsSecretsManagerProvider:
         return self._client
 
     def _fetch(self, key: str) -> tuple[bool, str | None]:
-        """Return (answer is cacheable, value); a missing secret is (True, None)."""
+        """Return (result is cacheable, value); a missing secret is (True, None)."""
         secret_id = self.secret_id(key)
         try:
             response = self._secrets_client().get_secret_value(SecretId=secret_id)

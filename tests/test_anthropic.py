@@ -191,7 +191,8 @@ FAULTS = [
     ("rate_limited:2", RateLimited, 3, 3),
     ("out_of_credits", OutOfCredits, 1, 1),
     ("overloaded", VendorUnavailable, 3, 3),
-    # The API answered, so the message may have been billed: not sent again.
+    # The API returned a response, so the message may have been billed and is not
+    # sent again.
     ("malformed", MalformedResponse, 3, 1),
     ("auth_failure", AuthFailed, 1, 1),
     # A dropped connection may have delivered the message, so it is not re-sent.

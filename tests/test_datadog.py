@@ -125,7 +125,7 @@ FAULTS = [
     ("rate_limited:2", RateLimited, 3, 3),
     ("out_of_credits", OutOfCredits, 1, 1),
     ("overloaded", VendorUnavailable, 3, 3),
-    # Datadog answered, so the monitor may exist: not created again.
+    # Datadog returned a response, so the monitor may exist and is not created again.
     ("malformed", MalformedResponse, 3, 1),
     ("auth_failure", AuthFailed, 1, 1),
     # A dropped create may have made the monitor, so it is not sent again.

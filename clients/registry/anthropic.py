@@ -6,8 +6,8 @@ from clients.registry.spec import ErrorCode, Plan, Probe, RateLimit, Timeouts, V
 # page (platform.claude.com/docs/about-claude/pricing). Keys are model id prefixes:
 # the client picks the longest prefix of the model id a response names, so dated
 # ids such as claude-sonnet-4-5-20250929 find their family's price.
-# NOTE: prices of models newer than this table are not confirmed; such a model is
-# metered at 0 USD and the call record says so.
+# NOTE: prices of models newer than this table are not confirmed. Such a model is
+# metered at 0 USD and its call record names it under `unpriced_model`.
 ANTHROPIC_TOKEN_PRICES: dict[str, tuple[float, float]] = {
     "claude-opus-4-6": (5.0, 25.0),
     "claude-opus-4-5": (5.0, 25.0),

@@ -156,6 +156,7 @@ class AnthropicSandbox(SandboxVendor):
         max_tokens = body.get("max_tokens")
         if not isinstance(max_tokens, int) or max_tokens < 1:
             return self.error(400, "max_tokens: must be a positive integer")
+
         input_tokens = count_input_tokens(body)
         last = body["messages"][-1]
         echo = words_of(last.get("content"))[:REPLY_ECHO_WORDS]
@@ -165,6 +166,7 @@ class AnthropicSandbox(SandboxVendor):
             reply_words = reply_words[:max_tokens]
             stop_reason = "max_tokens"
         output_tokens = len(reply_words)
+
         with self.lock:
             self.tokens[(model, "uncached_input_tokens")] += input_tokens
             self.tokens[(model, "output_tokens")] += output_tokens

@@ -31,10 +31,10 @@ class DatadogSandbox(SandboxVendor):
 
     def error(self, status: int, message: str) -> SandboxResponse:
         if status == 401:
-            # Datadog answers a missing or invalid API key with 403 Forbidden.
+            # Datadog rejects a missing or invalid API key with 403 Forbidden.
             status, message = 403, "Forbidden"
         elif status == 529:
-            # Datadog has no 529; an overloaded intake answers 503.
+            # Datadog has no 529, so an overloaded intake returns 503.
             status = 503
         # NOTE: Datadog documents no out-of-credits status; the out_of_credits fault
         # returns 402 so the fault still reaches the client's OutOfCredits path.

@@ -42,9 +42,11 @@ def parse_line(line: str) -> StatsdMetric:
     name, sep, raw_values = head.partition(":")
     if not sep or not name or not raw_values or not sections:
         raise StatsdParseError(f"not a DogStatsD metric line: {line!r}")
+
     metric_type = sections[0]
     if metric_type not in METRIC_TYPES:
         raise StatsdParseError(f"unknown metric type {metric_type!r} in {line!r}")
+
     values = tuple(raw_values.split(":"))
     for value in values:
         try:
@@ -53,6 +55,7 @@ def parse_line(line: str) -> StatsdMetric:
             # Sets (`s`) count distinct strings, so any text is a valid value there.
             if metric_type != "s":
                 raise StatsdParseError(f"value {value!r} of {name} is not a number") from None
+
     tags: tuple[str, ...] = ()
     sample_rate = 1.0
     extensions: list[str] = []
