@@ -4,23 +4,34 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import anthropic
 import httpx
+import httpx2
 import pytest
 
-from clients.anthropic import TokenUsage, price_for, token_cost_usd
+from clients.anthropic import (
+    AnthropicClient,
+    TokenUsage,
+    classify_status_error,
+    price_for,
+    token_cost_usd,
+)
 from clients.errors import (
     AuthFailed,
+    BadRequest,
     MalformedResponse,
     NotConfigured,
     OutOfCredits,
     RateLimited,
     VendorError,
+    VendorTimeout,
     VendorUnavailable,
 )
 from clients.recording import MemorySink
 from clients.registry import REGISTRY
 from clients.registry.anthropic import ANTHROPIC_TOKEN_PRICES
-from tests.conftest import sandbox_stats, set_fault
+from console.sandbox.server import Sandbox, SandboxServer
+from tests.conftest import TEST_LIMITS, sandbox_stats, set_fault
 
 MESSAGES_PATH = "POST /v1/messages"
 MODELS_PATH = "GET /v1/models"
@@ -281,3 +292,69 @@ def test_errors_carry_no_key(client, sandbox, records, no_sleep):
     assert key
     assert key not in str(caught.value)
     assert key not in repr(records[-1].as_dict())
+
+
+def status_error(status: int, body: dict, headers: dict | None = None):
+    """Build an SDK status error around a real httpx2 response; nothing is sent."""
+    request = httpx2.Request("POST", "http://127.0.0.1/v1/messages")
+    response = httpx2.Response(status, json=body, headers=headers or {}, request=request)
+    return anthropic.APIStatusError(f"HTTP {status}", response=response, body=body)
+
+
+def error_body(error_type: str, message: str, **extra: object) -> dict:
+    return {"type": "error", "error": {"type": error_type, "message": message, **extra}}
+
+
+@pytest.mark.parametrize(("status", "body", "expected"), [
+    (429, error_body("rate_limit_error", "monthly spend limit",
+                     details={"error_code": "enforced_spend_limit_reached"}), OutOfCredits),
+    (429, error_body("rate_limit_error", "too many requests"), RateLimited),
+    (402, error_body("billing_error", "payment required"), OutOfCredits),
+    (400, error_body("invalid_request_error", "Your credit balance is too low"), OutOfCredits),
+    (400, error_body("invalid_request_error", "max_tokens: required"), BadRequest),
+    (403, error_body("permission_error", "no access"), AuthFailed),
+    (404, error_body("not_found_error", "model: x"), BadRequest),
+    (413, error_body("request_too_large", "too big"), BadRequest),
+    (500, error_body("api_error", "internal"), VendorUnavailable),
+    (529, error_body("overloaded_error", "Overloaded"), VendorUnavailable),
+])
+def test_classify_status_error(status, body, expected):
+    error = classify_status_error(status_error(status, body), "message")
+    assert type(error) is expected
+    assert error.status_code == status
+
+
+def test_classify_rate_limit_retry_after():
+    error = classify_status_error(
+        status_error(429, error_body("rate_limit_error", "slow down"), {"retry-after": "7"}),
+        "message")
+    assert isinstance(error, RateLimited)
+    assert error.retry_after == 7.0
+
+
+def test_read_timeout_classified(client, sandbox, records, no_sleep):
+    client._sdk = client._sdk.with_options(timeout=0.2)
+    set_fault(sandbox, "anthropic", "slow:1")
+    with pytest.raises(VendorTimeout) as caught:
+        client.list_models()
+    assert caught.value.request_sent
+    assert records[-1].attempts == 3
+    with pytest.raises(VendorTimeout):
+        client.message("hi")
+    # A read timeout may follow a delivered message, so it is not sent again.
+    assert records[-1].attempts == 1
+
+
+def test_connect_failure_retried(runtime, no_sleep, records):
+    stopped = SandboxServer(Sandbox(TEST_LIMITS), statsd_port=None).start()
+    url = stopped.url
+    stopped.stop()
+    client = AnthropicClient(runtime.pipeline, url + "/anthropic")
+    try:
+        with pytest.raises(VendorUnavailable) as caught:
+            client.message("hi")
+    finally:
+        client.close()
+    assert not caught.value.request_sent
+    # Nothing reached the server, so even a message is retried.
+    assert records[-1].attempts == 3

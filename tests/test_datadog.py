@@ -13,6 +13,7 @@ from clients.errors import (
     NotConfigured,
     OutOfCredits,
     RateLimited,
+    VendorTimeout,
     VendorUnavailable,
 )
 from clients.recording import MemorySink
@@ -197,3 +198,27 @@ def test_sandbox_error_body_shape(sandbox):
     response = httpx.get(f"{sandbox.url}/datadog/api/v1/validate")
     assert response.status_code == 403
     assert response.json() == {"errors": ["Forbidden"]}
+
+
+def test_read_timeout_classified(client, sandbox, records, no_sleep):
+    client.http.timeout = httpx.Timeout(0.2)
+    set_fault(sandbox, "datadog", "slow:1")
+    with pytest.raises(VendorTimeout) as caught:
+        client.validate()
+    assert caught.value.request_sent
+    assert records[-1].attempts == 3
+
+
+def test_dropped_count_not_resent(client, sandbox, records, no_sleep):
+    set_fault(sandbox, "datadog", "drop")
+    with pytest.raises(VendorUnavailable):
+        client.submit_metric("roleferry.test.events", 1.0, metric_type="count")
+    # Datadog may have added the count already; sending it again would double it.
+    assert records[-1].attempts == 1
+
+
+def test_dropped_gauge_resent(client, sandbox, records, no_sleep):
+    set_fault(sandbox, "datadog", "drop")
+    with pytest.raises(VendorUnavailable):
+        client.submit_metric("roleferry.test.depth", 3.0, timestamp=1_800_000_000)
+    assert records[-1].attempts == 3
