@@ -151,6 +151,8 @@ class AwsSecretsManagerProvider:
 
     def _secrets_client(self) -> Any:
         if self._client is None:
+            # Imported on first use: boto3 takes a noticeable time to import, and only
+            # deployments with ROLEFERRY_AWS_SECRETS_PREFIX set need it.
             import boto3
 
             self._client = boto3.client("secretsmanager", region_name=self.region)
