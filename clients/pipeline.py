@@ -102,9 +102,12 @@ class Pipeline:
         *,
         mode: Mode = "interactive",
         idempotent: bool = True,
+        secret_name: str | None = None,
     ) -> CallResult[T]:
         """Run `send` through every step of the pipeline and return its value.
 
+        `secret_name` picks which of the vendor's secrets `send` receives (for
+        example an admin key for usage reports); the default is the main key.
         Raises the clients.errors class the call ended in; the call is recorded
         either way.
         """
@@ -132,7 +135,7 @@ class Pipeline:
             return reply
 
         try:
-            key = self._credential(spec, operation)
+            key = self._credential(spec, operation, secret_name or spec.secret_names[0])
             reply = self._retrying(spec, deadline, idempotent, operation)(attempt)
         except VendorError as exc:
             exc.record = self._record(spec, operation, mode, started_at, started, attempts, None, exc)
@@ -141,11 +144,16 @@ class Pipeline:
         return CallResult(reply.value, record)
 
     # Step 1.
-    def _credential(self, spec: VendorSpec, operation: str) -> str:
-        key = self.secrets.get(spec.secret_names[0])
+    def _credential(self, spec: VendorSpec, operation: str, secret_name: str) -> str:
+        if secret_name not in spec.secret_names:
+            # A typo here would otherwise surface as "not configured" forever.
+            raise ValueError(
+                f"{secret_name!r} is not one of {spec.name}'s secrets {spec.secret_names}"
+            )
+        key = self.secrets.get(secret_name)
         if key is None:
             raise NotConfigured(
-                f"no {spec.secret_names[0]} set; add it to the environment, .env or secrets.toml",
+                f"no {secret_name} set; add it to the environment, .env or secrets.toml",
                 vendor=spec.name,
                 operation=operation,
             )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -16,9 +16,11 @@ import pybreaker
 from pyrate_limiter import AbstractBucket, Rate
 from sqlalchemy.engine import make_url
 
+from clients.anthropic import AnthropicClient
 from clients.apollo import ApolloClient
 from clients.breaker import VendorBreaker
 from clients.clay import ClayClient
+from clients.datadog import DatadogClient
 from clients.pipeline import Pipeline, VendorRuntime
 from clients.ratelimit import VendorLimiter, rates_for
 from clients.recording import Metrics
@@ -49,6 +51,8 @@ CLIENT_FACTORIES: dict[str, ClientFactory] = {
     "clay": ClayClient,
     "sendgrid": SendGridClient,
     "stripe": StripeClient,
+    "anthropic": AnthropicClient,
+    "datadog": DatadogClient,
 }
 
 
@@ -172,6 +176,11 @@ def open_runtime(settings: Settings | None = None, *, start_sandbox: bool = True
         vendors.append(VendorRuntime(spec, breaker, limiter))
 
     recorder = BufferedRecorder(store)
+    if sandbox_server is not None and sandbox_server.statsd is not None:
+        # Metrics from an in-process sandbox go to its own listener, so the console
+        # can show them without a Datadog agent.
+        settings = replace(settings, statsd_host=sandbox_server.statsd.host,
+                           statsd_port=sandbox_server.statsd.port)
     metrics = Metrics(settings.statsd_host, settings.statsd_port)
     pipeline = Pipeline(chain, vendors, sinks=[recorder], metrics=metrics)
     if sandbox_url is not None:

@@ -7,8 +7,10 @@ Adding a vendor is one module here plus one client module.
 
 from __future__ import annotations
 
+from clients.registry.anthropic import ANTHROPIC
 from clients.registry.apollo import APOLLO
 from clients.registry.clay import CLAY
+from clients.registry.datadog import DATADOG
 from clients.registry.sendgrid import SENDGRID
 from clients.registry.spec import (
     BreakerPolicy,
@@ -22,7 +24,9 @@ from clients.registry.spec import (
 )
 from clients.registry.stripe import STRIPE
 
-REGISTRY: dict[str, VendorSpec] = {spec.name: spec for spec in (APOLLO, CLAY, SENDGRID, STRIPE)}
+REGISTRY: dict[str, VendorSpec] = {
+    spec.name: spec for spec in (APOLLO, CLAY, SENDGRID, STRIPE, ANTHROPIC, DATADOG)
+}
 
 
 def get_spec(vendor: str) -> VendorSpec:

@@ -92,6 +92,8 @@ class VendorSpec:
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
     # Credits charged per operation on success, for estimates before a call is made.
     credits_per_call: dict[str, int] = field(default_factory=dict)
+    # USD per million (input, output) tokens by model id, for vendors that bill tokens.
+    token_prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     probes: tuple[Probe, ...] = ()
     error_codes: tuple[ErrorCode, ...] = ()
     support_contact: str = ""

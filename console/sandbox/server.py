@@ -6,6 +6,7 @@ Paths are the vendor's own under a per-vendor prefix, e.g.
     GET  /_admin/faults                 current fault per vendor
     POST /_admin/faults                 {"vendor": "apollo", "mode": "down"} or "fault": "slow:1.5"
     GET  /_admin/stats                  requests, charges and credits per vendor
+    GET  /_admin/statsd                 DogStatsD metrics the UDP listener received
     POST /_admin/reset                  normal mode, counters and credits back to the start
     POST /_admin/usage                  {"vendor": "apollo", "credits_used": 420}: set the usage
                                         the vendor reports, as if credits were spent elsewhere
@@ -24,11 +25,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from clients.registry import REGISTRY
 from clients.registry.spec import RateLimit
+from console.sandbox.anthropic import AnthropicSandbox
 from console.sandbox.apollo import ApolloSandbox
 from console.sandbox.base import SandboxRequest, SandboxResponse, SandboxVendor
 from console.sandbox.clay import ClaySandbox
+from console.sandbox.datadog import DatadogSandbox
 from console.sandbox.faults import Fault, FaultBoard, FaultSpecError, parse_fault
 from console.sandbox.sendgrid import SendGridSandbox
+from console.sandbox.statsd import StatsdListener
 from console.sandbox.stripe import StripeSandbox
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,8 @@ VENDOR_CLASSES: dict[str, type[SandboxVendor]] = {
     "clay": ClaySandbox,
     "sendgrid": SendGridSandbox,
     "stripe": StripeSandbox,
+    "anthropic": AnthropicSandbox,
+    "datadog": DatadogSandbox,
 }
 
 
@@ -54,6 +60,8 @@ class Sandbox:
         self.faults = FaultBoard(list(self.vendors))
         for vendor, fault in (faults or {}).items():
             self.faults.set(vendor, fault)
+        # Set by SandboxServer, which runs the UDP listener beside the HTTP server.
+        self.statsd: StatsdListener | None = None
 
     def vendor_for(self, path: str) -> SandboxVendor | None:
         for vendor in self.vendors.values():
@@ -121,10 +129,14 @@ class Sandbox:
             return SandboxResponse(200, {name: v.stats() for name, v in self.vendors.items()})
         if path == "/_admin/usage" and method == "POST":
             return self._set_usage(body)
+        if path == "/_admin/statsd" and method == "GET" and self.statsd is not None:
+            return SandboxResponse(200, self.statsd.snapshot())
         if path == "/_admin/reset" and method == "POST":
             for name, vendor in self.vendors.items():
                 vendor.reset()
                 self.faults.set(name, Fault())
+            if self.statsd is not None:
+                self.statsd.reset()
             return SandboxResponse(200, {"reset": True})
         return SandboxResponse(404, {"error": f"no admin route {method} {path}"})
 
@@ -213,12 +225,18 @@ class _Server(ThreadingHTTPServer):
 
 
 class SandboxServer:
-    """Serves a Sandbox on 127.0.0.1; port 0 picks a free port."""
+    """Serves a Sandbox on 127.0.0.1, with a DogStatsD listener on UDP beside it.
 
-    def __init__(self, sandbox: Sandbox, port: int = 0, host: str = "127.0.0.1") -> None:
+    Port 0 picks a free port; `statsd_port` None runs no listener.
+    """
+
+    def __init__(self, sandbox: Sandbox, port: int = 0, host: str = "127.0.0.1",
+                 statsd_port: int | None = 0) -> None:
         self.sandbox = sandbox
         self._server = _Server((host, port), sandbox)
         self._thread: threading.Thread | None = None
+        self.statsd = StatsdListener(statsd_port, host) if statsd_port is not None else None
+        sandbox.statsd = self.statsd
 
     @property
     def url(self) -> str:
@@ -226,6 +244,8 @@ class SandboxServer:
         return f"http://{host}:{port}"
 
     def start(self) -> SandboxServer:
+        if self.statsd is not None:
+            self.statsd.start()
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True)
         self._thread.start()
         return self
@@ -236,3 +256,5 @@ class SandboxServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        if self.statsd is not None:
+            self.statsd.stop()
