@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from console.access import PermissionDenied, User, require_role
 from console.store import Store
 from console.store.ops_models import AuditEntry
 from console.store.times import as_utc, utcnow
@@ -36,6 +37,16 @@ def record_audit(store: Store, user: str, action: str, *, vendor: str | None = N
     with store.session() as session:
         session.add(AuditEntry(at=at or utcnow(), user=user, action=action, vendor=vendor,
                                detail=detail[:4000], outcome=outcome[:1000]))
+
+
+def require_role_audited(store: Store, user: User, roles: tuple[str, ...], audit_action: str, description: str,
+                         *, vendor: str | None = None, detail: str = "") -> None:
+    """`require_role`, writing a "denied" audit entry before raising PermissionDenied."""
+    try:
+        require_role(user, roles, description)
+    except PermissionDenied as exc:
+        record_audit(store, user.name, audit_action, vendor=vendor, detail=detail, outcome=f"denied: {exc}")
+        raise
 
 
 @contextmanager

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from console.access import FORCE_BREAKER_ROLES, PermissionDenied, User, require_role
-from console.audit import audited, record_audit
+from console.access import FORCE_BREAKER_ROLES, User
+from console.audit import audited, require_role_audited
 from console.runtime import Runtime
 from console.store import Store
 from console.store.ops_models import BreakerOverride
@@ -64,11 +64,8 @@ def change_breaker(runtime: Runtime, user: User, vendor: str, action: str, reaso
     if not reason:
         raise InvalidBreakerAction("a reason is required; say why the breaker is changed, e.g. 'Apollo outage'")
     audit_action = f"breaker.{action}"
-    try:
-        require_role(user, FORCE_BREAKER_ROLES, f"breaker {action} on {vendor}")
-    except PermissionDenied as exc:
-        record_audit(runtime.store, user.name, audit_action, vendor=vendor, detail=reason, outcome=f"denied: {exc}")
-        raise
+    require_role_audited(runtime.store, user, FORCE_BREAKER_ROLES, audit_action, f"breaker {action} on {vendor}",
+                         vendor=vendor, detail=reason[:MAX_REASON])
 
     with audited(runtime.store, user.name, audit_action, vendor=vendor, detail=reason[:MAX_REASON]):
         breaker = runtime.breaker(vendor)

@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from console.cli import enrich, health, probe, run, sandbox
+from console.cli import alerts, breaker, enrich, health, monitors, probe, run, sandbox
 from console.cli.common import EXIT_BAD_INPUT, UsageError, configure_logging, fail
 
 # Each module adds its subcommand with `register(subparsers)` and sets `handler`.
-COMMANDS = (run, sandbox, enrich, health, probe)
+COMMANDS = (run, sandbox, enrich, health, probe, alerts, breaker, monitors)
 
 
 def build_parser() -> argparse.ArgumentParser:
