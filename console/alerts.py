@@ -149,10 +149,11 @@ def evaluate(runtime: Runtime, now: datetime | None = None,
             if override is not None:
                 detail += f" (forced {override[0]}: {override[1]})"
         event = _store_state(runtime, monitor, state, value, detail, now)
-        if event is not None:
+        if event is not None and event.notification == "pending":
             log.warning("monitor %s: %s -> %s (%s)", monitor.name, event.old_state, state, detail)
-            if event.notification == "pending":
-                _deliver(runtime, event, notifier)
+            _deliver(runtime, event, notifier)
+        elif event is not None:
+            log.info("monitor %s: %s -> %s (%s)", monitor.name, event.old_state, state, detail)
         statuses.append(MonitorStatus(monitor.name, monitor.vendor, monitor.kind, state, value, now, detail))
     _publish_gauges(runtime, gauges)
     # `since` is read back from the store, because another process may have made the change.
@@ -176,11 +177,15 @@ def current_states(runtime: Runtime) -> list[MonitorStatus]:
     return sorted(statuses, key=lambda status: (order.get(status.state, 3), status.vendor, status.monitor))
 
 
-def alert_history(runtime: Runtime, days: int = 7, now: datetime | None = None) -> list[dict[str, object]]:
-    """State changes of the last `days` days, newest first."""
+def alert_history(runtime: Runtime, days: int = 7, now: datetime | None = None, *,
+                  firing_only: bool = False) -> list[dict[str, object]]:
+    """State changes of the last `days` days, newest first; with `firing_only`, only
+    changes into or out of warning or alert."""
     since = (now or utcnow()) - timedelta(days=days)
+    query = select(AlertEvent).where(AlertEvent.at >= since)
+    if firing_only:
+        query = query.where(AlertEvent.old_state.in_(NOTIFYING_STATES) | AlertEvent.new_state.in_(NOTIFYING_STATES))
     with runtime.store.session() as session:
-        rows = session.scalars(select(AlertEvent).where(AlertEvent.at >= since)
-                               .order_by(AlertEvent.at.desc(), AlertEvent.id.desc())).all()
+        rows = session.scalars(query.order_by(AlertEvent.at.desc(), AlertEvent.id.desc())).all()
     return [{"at": as_utc(row.at), "monitor": row.monitor, "vendor": row.vendor, "from": row.old_state,
              "to": row.new_state, "value": row.value, "notification": row.notification} for row in rows]
