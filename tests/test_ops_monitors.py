@@ -176,7 +176,8 @@ def test_push_needs_ops_role(runtime, datadog):
 
 def cli(tmp_path, *args, env=None):
     environment = {key: value for key, value in os.environ.items()
-                   if key not in ("SANDBOX_URL", "DATABASE_URL", "ROLEFERRY_SANDBOX_FAULTS", "ROLEFERRY_ROLES_FILE")
+                   if key not in ("SANDBOX_URL", "DATABASE_URL", "ROLEFERRY_SANDBOX_FAULTS", "ROLEFERRY_ROLES_FILE",
+                                  "ROLEFERRY_ALERT_WEBHOOK_URL", "ROLEFERRY_SANDBOX_ROLES")
                    and not any(key in spec.secret_names for spec in REGISTRY.values())}
     environment.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}", **(env or {})})
     return subprocess.run([sys.executable, "-m", "console.cli.main", *args], env=environment,
