@@ -99,7 +99,7 @@ class VendorBreaker:
         return self._cb.current_state
 
     def override(self) -> tuple[str, str] | None:
-        """The forced mode and its reason, or None when nobody has forced the breaker."""
+        """Return the forced mode and its reason, or None when no override is set."""
         return self._override_lookup(self.vendor) if self._override_lookup is not None else None
 
     @property

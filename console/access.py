@@ -10,7 +10,7 @@ command line):
     "cli:deploy" = ["ops"]
 
 The file is `ROLEFERRY_ROLES_FILE`, else `roles.toml` in the project root. Services
-call `require_role` themselves, so a page that forgets a check still cannot act.
+call `require_role` themselves, so a page that omits a check still cannot act.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from console.config import ROOT, ConfigError
 ROLES = ("ops", "support", "leadership", "admin")
 ROLES_FILE_ENV = "ROLEFERRY_ROLES_FILE"
 
-# Roles each kind of action needs; admin always passes as well.
+# Roles that each kind of action accepts. Admin passes every check as well.
 FORCE_BREAKER_ROLES = ("ops",)
 START_BACKFILL_ROLES = ("ops",)
 SPEND_CREDITS_ROLES = ("ops", "support")
@@ -54,11 +54,11 @@ class User:
 
 def require_role(user: User, roles: str | Iterable[str], action: str = "this action") -> None:
     """Raise PermissionDenied unless `user` holds one of `roles` (or admin)."""
-    wanted = (roles,) if isinstance(roles, str) else tuple(roles)
-    if not user.has_role(*wanted):
-        held = ", ".join(sorted(user.roles)) or "no role"
+    accepted = (roles,) if isinstance(roles, str) else tuple(roles)
+    if not user.has_role(*accepted):
+        user_roles = ", ".join(sorted(user.roles)) or "no role"
         raise PermissionDenied(
-            f"{user.name} ({held}) may not do {action}; it needs the {' or '.join(wanted)} role"
+            f"{user.name} ({user_roles}) may not do {action}: it needs the {' or '.join(accepted)} role"
         )
 
 
@@ -71,7 +71,7 @@ def parse_roles(values: Iterable[str], source: str) -> frozenset[str]:
 
 
 def roles_file(root: Path = ROOT) -> Path | None:
-    """The role map in use: `ROLEFERRY_ROLES_FILE`, else `roles.toml` in `root` when present."""
+    """Return the role map file: `ROLEFERRY_ROLES_FILE`, else `roles.toml` in `root` when present."""
     named = os.environ.get(ROLES_FILE_ENV)
     if named:
         path = Path(named)
@@ -105,15 +105,15 @@ def load_role_map(path: Path | None) -> dict[str, frozenset[str]]:
 
 
 def user_for_email(email: str, role_map: dict[str, frozenset[str]]) -> User:
-    """A signed-in person; an e-mail missing from the map gets no role."""
+    """Build the signed-in person. An e-mail missing from the map gets no role."""
     normalised = email.strip().lower()
     return User(name=normalised, email=normalised, roles=role_map.get(normalised, frozenset()))
 
 
 def cli_user(root: Path = ROOT) -> User:
-    """The OS user running a CLI command, as `cli:<login>`.
+    """Return the OS user running a CLI command, as `cli:<login>`.
 
-    It holds the admin role unless the role map has an entry for `cli:<login>`,
+    It has the admin role unless the role map has an entry for `cli:<login>`,
     because whoever can run the CLI on the host can already edit the store.
     """
     name = f"cli:{getpass.getuser()}"
@@ -126,7 +126,7 @@ SANDBOX_ROLES_ENV = "ROLEFERRY_SANDBOX_ROLES"
 
 
 def sandbox_user() -> User:
-    """The sandbox's local user: every role, or only those `ROLEFERRY_SANDBOX_ROLES` lists.
+    """Return the sandbox's local user, with every role or only those `ROLEFERRY_SANDBOX_ROLES` lists.
 
     Narrowing the roles lets ops preview what support or leadership can reach.
     """

@@ -32,7 +32,7 @@ MANAGED_TAG = "managed_by:roleferry-console"
 DEFAULT_API_URL = "https://api.datadoghq.com"
 TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 PAGE_SIZE = 1000
-# Keys of a definition that push compares with what Datadog holds.
+# Keys of a definition that push compares with the monitor stored in Datadog.
 COMPARED_KEYS = ("type", "query", "message", "tags")
 
 
@@ -55,7 +55,7 @@ def _thresholds(monitor: Monitor) -> dict[str, float]:
 
 
 def to_datadog(monitor: Monitor, notify: str = "") -> list[dict[str, object]]:
-    """One monitor's Datadog definitions: one per operation for latency, else exactly one.
+    """Build one monitor's Datadog definitions: one per operation for latency, else exactly one.
 
     Latency is split because each operation has its own timer metric, and a
     Datadog metric query cannot take the maximum over several metric names.
@@ -172,10 +172,10 @@ class PushResult:
 def _differs(existing: dict[str, object], definition: dict[str, object]) -> bool:
     if any(existing.get(key) != definition[key] for key in COMPARED_KEYS):
         return True
-    held = existing.get("options") or {}
-    wanted = definition["options"]
-    assert isinstance(held, dict) and isinstance(wanted, dict)
-    return any(held.get(key) != value for key, value in wanted.items())
+    current_options = existing.get("options") or {}
+    expected_options = definition["options"]
+    assert isinstance(current_options, dict) and isinstance(expected_options, dict)
+    return any(current_options.get(key) != value for key, value in expected_options.items())
 
 
 def push_monitors(api: MonitorAPI, definitions: list[dict[str, object]], *, store: Store,
@@ -193,7 +193,8 @@ def push_monitors(api: MonitorAPI, definitions: list[dict[str, object]], *, stor
             name = existing.get("name")
             if isinstance(name, str):
                 if name in by_name:
-                    log.warning("several Datadog monitors are named %r; updating id %s", name, by_name[name].get("id"))
+                    log.warning("several Datadog monitors are named %r; using id %s and ignoring the others",
+                                name, by_name[name].get("id"))
                     continue
                 by_name[name] = existing
         for definition in definitions:

@@ -124,8 +124,8 @@ def enrich(runtime: Runtime, domain: str | None, titles: list[str], *, mode: Mod
     """Validate, run the waterfall, store what it found and write an audit entry.
 
     With `actor` set, raises PermissionDenied unless they may spend credits.
-    Without it the caller is trusted (a worker or script); the audit entry
-    names `created_by` then.
+    Without it the caller (a worker or script) is trusted, and the audit entry
+    names `created_by`.
     """
     if actor is not None:
         require_role(actor, SPEND_CREDITS_ROLES, "an enrichment, which spends credits")

@@ -129,7 +129,7 @@ def runbook_path(vendor: str) -> str:
 
 
 def runbook_url(vendor: str) -> str:
-    """The vendor's runbook on the console, for messages read outside it (Slack, Datadog)."""
+    """Return the absolute runbook URL, for messages read outside the console (Slack, Datadog)."""
     base = (os.environ.get(CONSOLE_URL_ENV) or DEFAULT_CONSOLE_URL).rstrip("/")
     return base + runbook_path(vendor)
 
@@ -193,7 +193,7 @@ class Measurements:
         return self._windows[minutes].get(vendor, WindowStats(buckets=(0,) * len(BUCKET_COLUMNS)))
 
     def value(self, monitor: Monitor) -> float | None:
-        """The monitor's current value, or None when there is no data to judge."""
+        """Return the monitor's current value, or None when there is no data to judge."""
         if monitor.kind in CALL_BASED:
             stats = self.window(monitor.vendor, monitor.window_minutes)
             if stats.calls == 0 or stats.calls < monitor.min_calls:

@@ -33,7 +33,7 @@ BREAKER_POLICY = BreakerPolicy(fail_max=3, reset_timeout=120.0)
 
 
 class WebhookNotifier:
-    """Posts `{"text": ...}` to one URL; `send` returns an outcome and never raises."""
+    """A webhook target: `send` posts `{"text": ...}` and returns webhook failures as an outcome."""
 
     def __init__(self, url: str, breaker: VendorBreaker, *, timeout: float = TIMEOUT_SECONDS,
                  attempts: int = ATTEMPTS, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -93,7 +93,7 @@ def webhook_breaker(store: Store) -> VendorBreaker:
 
 
 def notifier_from_env(store: Store, sleep: Callable[[float], None] = time.sleep) -> WebhookNotifier | None:
-    """The configured notifier, or None when `ROLEFERRY_ALERT_WEBHOOK_URL` is unset."""
+    """Build the configured notifier, or return None when `ROLEFERRY_ALERT_WEBHOOK_URL` is unset."""
     url = (os.environ.get(WEBHOOK_URL_ENV) or "").strip()
     if not url:
         return None

@@ -1,6 +1,6 @@
 """What pages share: one runtime per configuration, the signed-in user and their roles, badges.
 
-In the sandbox a local user holds every role (or only those listed in
+In the sandbox a local user has every role (or only those listed in
 ROLEFERRY_SANDBOX_ROLES). Otherwise people sign in through Streamlit's OIDC login
 (`st.login`, configured in `.streamlit/secrets.toml` under `[auth]`) and the
 role map (ROLEFERRY_ROLES_FILE) gives their roles by e-mail.
@@ -48,7 +48,7 @@ def _auth_configured() -> bool:
 
 
 def signed_in_user() -> User:
-    """The person using this session; stops the page with a sign-in prompt until there is one."""
+    """Return the person using this session, or stop the page with a sign-in prompt."""
     if get_runtime().in_sandbox:
         try:
             return sandbox_user()
@@ -75,17 +75,18 @@ def signed_in_user() -> User:
 
 
 def current_user() -> str:
-    """The signed-in user's name, as stored in `created_by` and the audit log."""
+    """Return the signed-in user's name, as stored in `created_by` and the audit log."""
     return signed_in_user().name
 
 
 def require_page_role(roles: Iterable[str], what: str) -> User:
-    """The signed-in user; stops the page with a message unless they hold one of `roles`."""
-    wanted = tuple(roles)
+    """Return the signed-in user, or stop the page with a message unless they have one of `roles`."""
+    accepted = tuple(roles)
     user = signed_in_user()
-    if not user.has_role(*wanted):
-        held = ", ".join(sorted(user.roles)) or "no role"
-        st.warning(f"{what} needs the {' or '.join(wanted)} role. You are signed in as {user.name} ({held}).")
+    if not user.has_role(*accepted):
+        user_roles = ", ".join(sorted(user.roles)) or "no role"
+        st.warning(f"{what} needs the {' or '.join(accepted)} role. "
+                   f"You are signed in as {user.name} ({user_roles}).")
         st.stop()
     return user
 
@@ -101,7 +102,7 @@ def describe_roles(user: User) -> str:
 
 
 def sandbox_banner(runtime: Runtime) -> None:
-    """A caption naming the sandbox and the local user's roles; in production, who is signed in."""
+    """Show who is signed in with which roles, and in the sandbox where its vendors run."""
     user = signed_in_user()
     if runtime.in_sandbox:
         narrowed = f" (narrowed by {SANDBOX_ROLES_ENV})" if os.environ.get(SANDBOX_ROLES_ENV) else ""

@@ -121,9 +121,9 @@ def test_export_shape(runtime):
                               "sum:roleferry.integrations.apollo.calls{*}.as_count() > 0.1")
     assert error["options"]["thresholds"] == {"critical": 0.1, "warning": 0.05}
     assert "/runbooks?vendor=apollo" in error["message"]
-    for vendor in REGISTRY:
-        assert any(d["query"].startswith("avg(last_10m):sum:") and f".{vendor}.error" in d["query"]
-                   for d in definitions)
+    for spec in REGISTRY.values():
+        vendor_error = next(d for d in definitions if d["name"] == f"{spec.display_name} error rate high")
+        assert vendor_error["query"].startswith(f"avg(last_10m):sum:roleferry.integrations.{spec.name}.error{{*}}")
     credits = next(d for d in definitions if d["name"] == "Apollo credits low")
     assert " < 0.1" in credits["query"]
 
@@ -136,8 +136,8 @@ def test_push_round_trip(runtime, datadog):
         assert {r.action for r in first} == {"created"}
         stored = {m["name"]: m for m in datadog.monitors.values()}
         for definition in definitions:
-            held = stored[definition["name"]]
-            assert {key: held[key] for key in definition} == definition
+            pushed = stored[definition["name"]]
+            assert {key: pushed[key] for key in definition} == definition
 
         writes = len(datadog.writes())
         again = push_monitors(api, definitions, store=runtime.store, user=OPS)

@@ -1,6 +1,6 @@
 """`roleferry-console breaker VENDOR open|close|reset --reason TEXT`: override a breaker.
 
-The acting user is `cli:<OS login>`. It holds the admin role unless the role
+The acting user is `cli:<OS login>`. It has the admin role unless the role
 map (ROLEFERRY_ROLES_FILE) has an entry for that name, which then decides.
 """
 
