@@ -11,16 +11,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from console.access import READ_AUDIT_ROLES, SPEND_CREDITS_ROLES
-from console.ui import describe_roles, get_runtime, signed_in_user
+from console.access import READ_AUDIT_ROLES, ROLES, SPEND_CREDITS_ROLES
+from console.ui import describe_roles, get_runtime, require_page_role
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
 st.set_page_config(page_title="RoleFerry integrations", page_icon=":material/hub:", layout="wide")
 
 runtime = get_runtime()
-# Stops here with a sign-in button until someone is signed in (never in the sandbox).
-user = signed_in_user()
+# Stops here with a sign-in button until someone is signed in (never in the sandbox),
+# and with a message for a signed-in person whom the role map gives no role.
+user = require_page_role(ROLES, "The console")
 
 sections: dict[str, list[st.Page]] = {
     "Watch": [
@@ -36,7 +37,7 @@ if user.has_role(*READ_AUDIT_ROLES):
 
 with st.sidebar:
     st.caption(f"Signed in as {user.name}, {describe_roles(user)}.")
-    if not runtime.in_sandbox and st.user.is_logged_in:
+    if not runtime.in_sandbox and st.user.get("is_logged_in", False):
         st.button("Sign out", on_click=st.logout)
 
 navigation = st.navigation(sections)

@@ -59,7 +59,7 @@ def signed_in_user() -> User:
         st.error("Sign-in is not configured: add an [auth] section with your OIDC provider to "
                  ".streamlit/secrets.toml, or run against the sandbox.")
         st.stop()
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in", False):
         st.info("Sign in with your RoleFerry account to use the console.")
         st.button("Sign in", on_click=st.login, type="primary")
         st.stop()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from clients.recording import SUCCESS, CallRecord
 from clients.registry import REGISTRY
@@ -14,7 +16,7 @@ from console.breaker_control import change_breaker
 from console.recorder import write_records
 from console.store.times import floor_minute, utcnow
 from console.ui import get_runtime
-from tests.test_pages import run_page
+from tests.test_pages import PAGES, run_page
 
 
 @pytest.fixture
@@ -166,3 +168,76 @@ def test_audit_page_admin_only(ops_env, monkeypatch):
     app = run_page("audit.py")
     assert "needs the admin role" in texts(app.warning)
     assert len(app.dataframe) == 0
+
+
+APP = Path(__file__).resolve().parent.parent / "console" / "app.py"
+
+
+def run_app() -> AppTest:
+    app = AppTest.from_file(str(APP), default_timeout=30)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_app_runs_health_for_leadership(ops_env, monkeypatch):
+    monkeypatch.setenv("ROLEFERRY_SANDBOX_ROLES", "leadership")
+    app = run_app()
+    assert "with the role leadership" in texts(app.sidebar.caption)
+    assert "Vendor health" in texts(app.title)
+    assert [button.label for button in app.button if button.label == "Apply"] == []
+
+
+def production_env(monkeypatch, tmp_path, roles_text: str | None = None) -> None:
+    """Live-looking keys and no SANDBOX_URL, so the console takes the sign-in path; no page
+    load calls a vendor, so the placeholder keys are never sent anywhere."""
+    monkeypatch.delenv("SANDBOX_URL")
+    for spec in REGISTRY.values():
+        monkeypatch.setenv(spec.secret_names[0], f"placeholder-{spec.name}")
+    if roles_text is not None:
+        path = tmp_path / "roles.toml"
+        path.write_text(roles_text)
+        monkeypatch.setenv("ROLEFERRY_ROLES_FILE", str(path))
+
+
+def test_production_without_auth_config(ops_env, monkeypatch, tmp_path):
+    production_env(monkeypatch, tmp_path)
+    app = run_page("health.py")
+    assert "Sign-in is not configured" in texts(app.error)
+    assert len(app.metric) == 0
+
+
+def test_production_asks_to_sign_in(ops_env, monkeypatch, tmp_path):
+    production_env(monkeypatch, tmp_path, '[roles]\n"ana@roleferry.com" = ["ops"]\n')
+    app = AppTest.from_file(str(PAGES / "health.py"), default_timeout=30)
+    app.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test",
+                           "client_id": "console", "client_secret": "test",
+                           "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+    app.run()
+    assert not app.exception, app.exception
+    assert [button.label for button in app.button] == ["Sign in"]
+    assert len(app.metric) == 0
+
+
+@pytest.mark.parametrize(("email", "controls"), [("ana@roleferry.com", True), ("lee@roleferry.com", False)])
+def test_signed_in_roles_from_map(ops_env, monkeypatch, tmp_path, email, controls):
+    role_map = '[roles]\n"ana@roleferry.com" = ["ops"]\n"lee@roleferry.com" = ["leadership"]\n'
+    production_env(monkeypatch, tmp_path, role_map)
+    app = AppTest.from_file(str(PAGES / "health.py"), default_timeout=30)
+    app.secrets["auth"] = {"client_id": "console"}
+    app.user = {"is_logged_in": True, "email": email}
+    app.run()
+    assert not app.exception, app.exception
+    assert f"Signed in as {email}" in texts(app.caption)
+    assert bool([button for button in app.button if button.label == "Apply"]) is controls
+
+
+def test_signed_in_without_role_stopped(ops_env, monkeypatch, tmp_path):
+    production_env(monkeypatch, tmp_path, '[roles]\n"ana@roleferry.com" = ["ops"]\n')
+    app = AppTest.from_file(str(APP), default_timeout=30)
+    app.secrets["auth"] = {"client_id": "console"}
+    app.user = {"is_logged_in": True, "email": "stranger@example.com"}
+    app.run()
+    assert not app.exception, app.exception
+    assert "You are signed in as stranger@example.com (no role)" in texts(app.warning)
+    assert len(app.title) == 0
