@@ -72,7 +72,10 @@ def change_breaker(runtime: Runtime, user: User, vendor: str, action: str, reaso
         if action == "reset":
             with runtime.store.session() as session:
                 session.execute(delete(BreakerOverride).where(BreakerOverride.vendor == vendor))
-            breaker.force_close()
+            # Closing a closed breaker with no failures counted would only log a
+            # closed -> closed transition.
+            if breaker.stored_state != "closed" or breaker.fail_counter:
+                breaker.force_close()
             log.warning("breaker %s reset by %s: %s", vendor, user.name, reason)
             return None
         mode = "open" if action == "open" else "closed"

@@ -109,12 +109,24 @@ def default_monitors() -> list[Monitor]:
     return monitors
 
 
+# Store URLs whose default monitors this process has inserted, so evaluations
+# every few seconds do not repeat the insert.
+_ensured: set[str] = set()
+
+
 def ensure_default_monitors(store: Store) -> None:
-    """Insert each default monitor missing from the table; existing rows are left as edited."""
+    """Insert each default monitor missing from the table; existing rows are left as edited.
+
+    Runs once per store and process, so a default deleted while the console runs
+    comes back only after a restart.
+    """
+    if store.url in _ensured:
+        return
     rows = [monitor.as_row() for monitor in default_monitors()]
     insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
     with store.session() as session:
         session.execute(insert(MonitorRow).values(rows).on_conflict_do_nothing(index_elements=["name"]))
+    _ensured.add(store.url)
 
 
 def list_monitors(store: Store) -> list[Monitor]:
