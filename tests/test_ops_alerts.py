@@ -7,6 +7,7 @@ minutes of data take no wall-clock time.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import threading
@@ -16,13 +17,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from clients.breaker import VendorBreaker
 from clients.errors import VendorUnavailable
 from clients.recording import SUCCESS, CallRecord
+from clients.registry.spec import BreakerPolicy, RetryPolicy
 from console.alerts import alert_history, current_states, evaluate
 from console.monitors import ALERT, NO_DATA, OK, WARNING, default_monitors, list_monitors
 from console.notify import WEBHOOK_URL_ENV, WebhookNotifier, webhook_breaker
 from console.recorder import write_records
 from console.runtime import open_runtime
+from tests.conftest import sandbox_stats, set_fault
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ERROR_MONITOR = "Apollo error rate high"
@@ -252,3 +256,60 @@ def test_webhook_breaker_opens(runtime, receiver):
     outcome = notifier.send("second")
     assert outcome.startswith("failed: breaker is open")
     assert receiver.requests == 3
+
+
+def test_flaky_sandbox_calls_alert_once(runtime, sandbox, receiver, monkeypatch, no_sleep):
+    """Real calls to the sandbox switched to flaky:0.3, stamped by a simulated clock."""
+    apollo = runtime.pipeline.runtime("apollo")
+    # One attempt per call, so the 30% of requests the sandbox fails are 30% of
+    # calls, and a breaker that never trips, so no call turns into CircuitOpen.
+    apollo.spec = dataclasses.replace(apollo.spec, retry=RetryPolicy(attempts=1))
+    apollo.breaker = VendorBreaker("apollo", BreakerPolicy(fail_max=1_000_000))
+    clock = {"now": START}
+    monkeypatch.setattr("clients.pipeline.utcnow", lambda: clock["now"])
+    client = runtime.client("apollo")
+    calls_per_minute = 12
+    window: list[int] = []  # failed calls per minute, newest last
+    states: list[str] = []
+    first_over = None
+
+    def run_minute(index: int) -> str:
+        nonlocal first_over
+        failures = 0
+        for call in range(calls_per_minute):
+            clock["now"] = START + timedelta(minutes=index, seconds=call * 4)
+            try:
+                client.health()
+            except VendorUnavailable:
+                failures += 1
+        window.append(failures)
+        del window[:-10]
+        if first_over is None and sum(window) / (calls_per_minute * len(window)) > 0.1:
+            first_over = index
+        statuses = evaluate(runtime, now=START + timedelta(minutes=index, seconds=59))
+        states.append(state_of(statuses, ERROR_MONITOR))
+        return states[-1]
+
+    # Ten steady minutes: "no data" until min_calls is reached, then OK.
+    minute = 0
+    for minute in range(10):
+        run_minute(minute)
+    assert states[0] == NO_DATA
+    assert states[-1] == OK
+    assert set(states) == {NO_DATA, OK}
+    set_fault(sandbox, "apollo", "flaky", rate=0.3)
+    while first_over is None:
+        minute += 1
+        state = run_minute(minute)
+        if first_over is None:
+            assert state != ALERT, states
+    assert states[-1] == ALERT, states
+    assert len([t for t in receiver.texts() if t.startswith("[ALERT] Apollo error rate high")]) == 1
+
+    set_fault(sandbox, "apollo", "normal")
+    for _ in range(10):
+        minute += 1
+        run_minute(minute)
+    assert states[-1] == OK, states
+    assert receiver.texts()[-1].startswith("[OK] Apollo error rate high")
+    assert sandbox_stats(sandbox)["apollo"]["requests_total"] == calls_per_minute * (minute + 1)
