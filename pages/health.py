@@ -105,9 +105,10 @@ def breaker_controls() -> None:
     if not overrides:
         st.caption("No breaker is overridden; each opens and closes on its own.")
     for override in overrides:
-        st.warning(f"{REGISTRY[override.vendor].display_name if override.vendor in REGISTRY else override.vendor} "
-                   f"breaker forced {override.mode} by {override.set_by} at {override.set_at:%Y-%m-%d %H:%M} UTC: "
-                   f"{override.reason}", icon=":material/front_hand:")
+        spec = REGISTRY.get(override.vendor)
+        name = spec.display_name if spec is not None else override.vendor
+        st.warning(f"{name} breaker forced {override.mode} by {override.set_by} "
+                   f"at {override.set_at:%Y-%m-%d %H:%M} UTC: {override.reason}", icon=":material/front_hand:")
 
 
 breaker_controls()
