@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 StorageFactory = Callable[[str], pybreaker.CircuitBreakerStorage]
 # Called with the vendor, the previous state, the new state and the cause.
 TransitionHook = Callable[[str, str, str, str], None]
+# Called with the vendor; returns ("open" | "closed", reason) while a person has
+# forced the breaker, else None. Supplied by the deployment, which stores overrides.
+OverrideLookup = Callable[[str], tuple[str, str] | None]
 
 
 def memory_storage(name: str) -> pybreaker.CircuitBreakerStorage:
@@ -64,9 +67,11 @@ class VendorBreaker:
         storage: pybreaker.CircuitBreakerStorage | None = None,
         on_transition: TransitionHook | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        override_lookup: OverrideLookup | None = None,
     ) -> None:
         self.vendor = vendor
         self._now = now
+        self._override_lookup = override_lookup
         self._listener = _TransitionListener(vendor, on_transition)
         self._storage = storage or memory_storage(vendor)
         self._cb = pybreaker.CircuitBreaker(
@@ -82,7 +87,20 @@ class VendorBreaker:
 
     @property
     def state(self) -> str:
+        """The state calls meet: a forced override, else pybreaker's own state."""
+        override = self.override()
+        if override is not None:
+            return "open" if override[0] == "open" else "closed"
         return self._cb.current_state
+
+    @property
+    def stored_state(self) -> str:
+        """pybreaker's own state, which an override hides but does not change."""
+        return self._cb.current_state
+
+    def override(self) -> tuple[str, str] | None:
+        """Return the forced mode and its reason, or None when no override is set."""
+        return self._override_lookup(self.vendor) if self._override_lookup is not None else None
 
     @property
     def fail_counter(self) -> int:
@@ -98,8 +116,15 @@ class VendorBreaker:
         When the reset timeout has passed, the caller that moves the breaker to
         half-open carries the one trial request; others fail fast until it ends.
         Entering half-open restamps `opened_at`, so a trial whose process died
-        gives way to a new trial after another reset timeout.
+        gives way to a new trial after another reset timeout. A forced-open
+        override raises with its reason; a forced-closed one lets every call through.
         """
+        override = self.override()
+        if override is not None:
+            mode, reason = override
+            if mode == "open":
+                raise CircuitOpen(f"breaker forced open: {reason}", vendor=self.vendor, operation=operation)
+            return
         with self._cb._lock:
             state = self._cb.state.name
             if state == pybreaker.STATE_CLOSED:

@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from clients.contacts import Contact
+from console.access import EDIT_CONTACTS_ROLES, User, require_role
+from console.audit import audited
 from console.store import Store
 from console.store.models import ContactRow
 from console.store.times import utcnow
@@ -40,7 +42,20 @@ def save_contacts(store: Store, domain: str, contacts: list[Contact], *,
 
 
 def add_manual_contact(store: Store, domain: str, name: str, title: str, email: str, *,
-                       created_by: str) -> Contact:
+                       created_by: str, actor: User | None = None) -> Contact:
+    """Validate and store one typed-in contact, with an audit entry.
+
+    With `actor` set, raises PermissionDenied unless they may edit contacts.
+    """
+    if actor is not None:
+        require_role(actor, EDIT_CONTACTS_ROLES, "adding a contact")
+    with audited(store, actor.name if actor is not None else created_by, "contact.add",
+                 detail=f"{domain}: {email.strip().lower()}"):
+        return _add_manual_contact(store, domain, name, title, email, created_by=created_by)
+
+
+def _add_manual_contact(store: Store, domain: str, name: str, title: str, email: str, *,
+                        created_by: str) -> Contact:
     name = " ".join(name.split())
     email = email.strip().lower()
     if not name:

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from clients.contacts import Contact, Lookup
 from clients.errors import VendorError
 from clients.pipeline import Mode
+from console.access import SPEND_CREDITS_ROLES, User, require_role
+from console.audit import audited
 from console.contacts import save_contacts
 from console.domains import InvalidDomain, clean_titles, normalise_domain
 from console.runtime import Runtime
@@ -73,6 +75,9 @@ def validate_input(domain: str | None, titles: list[str]) -> tuple[str, list[str
 def skip_reason(runtime: Runtime, provider: str) -> str | None:
     """Why `provider` is skipped without a call, or None when it may be called."""
     breaker = runtime.breaker(provider)
+    override = breaker.override()
+    if override is not None and override[0] == "open":
+        return f"breaker forced open: {override[1]}"
     if breaker.state == "open":
         opened_at = breaker.opened_at
         reset = runtime.pipeline.runtime(provider).spec.breaker.reset_timeout
@@ -114,11 +119,23 @@ def run_waterfall(runtime: Runtime, domain: str, titles: list[str], *, mode: Mod
 
 
 def enrich(runtime: Runtime, domain: str | None, titles: list[str], *, mode: Mode = "interactive",
-           application_id: str | None = None, created_by: str = "") -> EnrichmentResult:
-    """Validate, run the waterfall and store what it found."""
+           application_id: str | None = None, created_by: str = "",
+           actor: User | None = None) -> EnrichmentResult:
+    """Validate, run the waterfall, store what it found and write an audit entry.
+
+    With `actor` set, raises PermissionDenied unless they may spend credits.
+    Without it the caller (a worker or script) is trusted, and the audit entry
+    names `created_by`.
+    """
+    if actor is not None:
+        require_role(actor, SPEND_CREDITS_ROLES, "an enrichment, which spends credits")
     clean_domain, clean, note = validate_input(domain, titles)
-    result = run_waterfall(runtime, clean_domain, clean, mode=mode)
-    result.domain_note = note
-    save_contacts(runtime.store, clean_domain, result.contacts, application_id=application_id,
-                  created_by=created_by)
+    user = actor.name if actor is not None else (created_by or "system")
+    with audited(runtime.store, user, "enrich", detail=f"{clean_domain}: {', '.join(clean)}") as notes:
+        result = run_waterfall(runtime, clean_domain, clean, mode=mode)
+        result.domain_note = note
+        save_contacts(runtime.store, clean_domain, result.contacts, application_id=application_id,
+                      created_by=created_by or user)
+        notes.append(f"provider {result.provider or 'none'}, {len(result.contacts)} contacts, "
+                     f"{result.credits:g} credits, ${result.cost_usd:.2f}")
     return result

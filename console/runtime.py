@@ -36,6 +36,7 @@ from console.recorder import BufferedRecorder
 from console.sandbox.faults import parse_fault_list
 from console.sandbox.server import Sandbox, SandboxServer
 from console.store import Store
+from console.store.ops_models import BreakerOverride
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,18 @@ def _breaker_storage(settings: Settings, store: Store, vendor: str) -> pybreaker
     return StoreBreakerStorage(store, vendor)
 
 
+def make_override_lookup(store: Store) -> Callable[[str], tuple[str, str] | None]:
+    """The breaker override lookup: one primary-key read per call, so every process
+    sees an override on its next call instead of after a cache expires."""
+
+    def lookup(vendor: str) -> tuple[str, str] | None:
+        with store.session() as session:
+            row = session.get(BreakerOverride, vendor)
+            return (row.mode, row.reason) if row is not None else None
+
+    return lookup
+
+
 def _bucket(settings: Settings, vendor: str, rates: list[Rate]) -> AbstractBucket:
     if settings.redis_url:
         import redis
@@ -164,6 +177,7 @@ def open_runtime(settings: Settings | None = None, *, start_sandbox: bool = True
         handler.addFilter(redaction)
 
     vendors = []
+    override_lookup = make_override_lookup(store)
     for spec in REGISTRY.values():
         limit = settings.rate_limits.get(spec.name, spec.rate_limit)
         breaker = VendorBreaker(
@@ -171,6 +185,7 @@ def open_runtime(settings: Settings | None = None, *, start_sandbox: bool = True
             spec.breaker,
             storage=_breaker_storage(settings, store, spec.name),
             on_transition=lambda vendor, old, new, cause: record_transition(store, vendor, old, new, cause),
+            override_lookup=override_lookup,
         )
         limiter = VendorLimiter(spec.name, limit, _bucket(settings, spec.name, rates_for(limit)))
         vendors.append(VendorRuntime(spec, breaker, limiter))

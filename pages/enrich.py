@@ -5,13 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from console.access import SPEND_CREDITS_ROLES, PermissionDenied
 from console.contacts import InvalidContact, add_manual_contact
 from console.enrichment import EnrichmentResult, InvalidEnrichmentInput, enrich
-from console.ui import current_user, get_runtime, sandbox_banner
+from console.ui import get_runtime, require_page_role, sandbox_banner
 
 st.title("Enrich contacts")
 runtime = get_runtime()
 sandbox_banner(runtime)
+user = require_page_role(SPEND_CREDITS_ROLES, "Enrichment, which spends vendor credits,")
 st.caption("Asks Apollo first, then Clay. A provider whose breaker is open or whose credits "
            "are gone is skipped without a call.")
 
@@ -26,8 +28,9 @@ if submitted:
     titles = [title for title in titles_text.split(",")]
     try:
         with st.spinner("Asking the providers…"):
-            st.session_state["enrich_result"] = enrich(runtime, domain, titles, created_by=current_user())
-    except InvalidEnrichmentInput as exc:
+            st.session_state["enrich_result"] = enrich(runtime, domain, titles, created_by=user.name,
+                                                       actor=user)
+    except (InvalidEnrichmentInput, PermissionDenied) as exc:
         st.session_state.pop("enrich_result", None)
         st.error(str(exc))
 
@@ -51,8 +54,8 @@ if result is not None:
             if st.form_submit_button("Save contact"):
                 try:
                     contact = add_manual_contact(runtime.store, result.domain, name, title, email,
-                                                 created_by=current_user())
-                except InvalidContact as exc:
+                                                 created_by=user.name, actor=user)
+                except (InvalidContact, PermissionDenied) as exc:
                     st.error(str(exc))
                 else:
                     st.success(f"Saved {contact.name} <{contact.email}> for {result.domain} "

@@ -1,4 +1,5 @@
-"""Health: a card per vendor, calls and errors per minute, recent failures."""
+"""Health: a card per vendor, firing alerts, calls and errors per minute, recent failures,
+and the breaker controls (ops and admin only)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from clients.registry import REGISTRY
+from console.access import FORCE_BREAKER_ROLES, PermissionDenied
+from console.alerts import evaluate
+from console.breaker_control import InvalidBreakerAction, active_overrides, change_breaker
 from console.health import calls_per_minute, recent_failures, vendor_health
-from console.ui import get_runtime, sandbox_banner, status_badge
+from console.monitors import ALERT, WARNING, runbook_path
+from console.ui import get_runtime, sandbox_banner, signed_in_user, status_badge
 
 REFRESH_SECONDS = 5
 CARDS_PER_ROW = 3
@@ -15,6 +21,8 @@ CARDS_PER_ROW = 3
 st.title("Vendor health")
 runtime = get_runtime()
 sandbox_banner(runtime)
+user = signed_in_user()
+BREAKER_ACTIONS = {"Force open": "open", "Force closed": "close", "Reset (lift override)": "reset"}
 
 
 def fmt(value: float | None, unit: str = "") -> str:
@@ -39,6 +47,17 @@ def live_panel() -> None:
                 st.caption(f"Breaker {row.breaker} · key {row.key}"
                            + (f" · {row.reason}" if row.reason else ""))
 
+    # Evaluating here too keeps alerts and their notifications current while
+    # someone watches Health; the stored state makes repeated evaluations harmless.
+    firing = [status for status in evaluate(runtime) if status.state in (ALERT, WARNING)]
+    st.subheader("Alerts")
+    if firing:
+        for status in firing:
+            text = f"**{status.monitor}**: {status.detail} · [runbook]({runbook_path(status.vendor)})"
+            (st.error if status.state == ALERT else st.warning)(text)
+    else:
+        st.success("No monitor is firing. See the Alerts page for every monitor's state.")
+
     per_minute = pd.DataFrame(calls_per_minute(runtime))
     st.subheader("Calls and errors per minute")
     if per_minute.empty:
@@ -59,3 +78,37 @@ def live_panel() -> None:
 
 
 live_panel()
+
+
+def breaker_controls() -> None:
+    st.subheader("Breaker overrides")
+    if user.has_role(*FORCE_BREAKER_ROLES):
+        with st.form("breaker-control", clear_on_submit=True):
+            vendor_column, action_column = st.columns(2)
+            vendor = vendor_column.selectbox("Vendor", list(REGISTRY),
+                                             format_func=lambda name: REGISTRY[name].display_name)
+            label = action_column.radio("Action", list(BREAKER_ACTIONS), horizontal=True)
+            reason = st.text_input("Reason", placeholder="Apollo outage, see status.apollo.io",
+                                   help="Shown with the override and written to the audit log.")
+            submitted = st.form_submit_button("Apply", type="primary")
+        if submitted:
+            try:
+                change_breaker(runtime, user, vendor, BREAKER_ACTIONS[label], reason)
+            except (InvalidBreakerAction, PermissionDenied) as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"{REGISTRY[vendor].display_name}: {label.lower()} applied.")
+    else:
+        st.info("Forcing or resetting a breaker needs the ops role.")
+
+    overrides = active_overrides(runtime.store)
+    if not overrides:
+        st.caption("No breaker is overridden; each opens and closes on its own.")
+    for override in overrides:
+        spec = REGISTRY.get(override.vendor)
+        name = spec.display_name if spec is not None else override.vendor
+        st.warning(f"{name} breaker forced {override.mode} by {override.set_by} "
+                   f"at {override.set_at:%Y-%m-%d %H:%M} UTC: {override.reason}", icon=":material/front_hand:")
+
+
+breaker_controls()

@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from console.cli import backfill, enrich, health, probe, run, sandbox, spend, worker
+from console.cli import alerts, backfill, breaker, enrich, health, monitors, probe, run, sandbox, spend, worker
 from console.cli.common import EXIT_BAD_INPUT, UsageError, configure_logging, fail
 
 # Each module adds its subcommand with `register(subparsers)` and sets `handler`.
-COMMANDS = (run, sandbox, enrich, health, probe, backfill, worker, spend)
+COMMANDS = (run, sandbox, enrich, health, probe, backfill, worker, spend, alerts, breaker, monitors)
 
 
 def build_parser() -> argparse.ArgumentParser:
