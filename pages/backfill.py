@@ -5,18 +5,21 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from console.access import START_BACKFILL_ROLES, PermissionDenied
 from console.backfill import jobs
 from console.backfill.estimate import DryRun, estimate
 from console.backfill.export import results_csv
 from console.backfill.upload import ParsedUpload, UploadRejected, parse_upload
 from console.backfill.worker import enqueue_job
-from console.ui import current_user, get_runtime, sandbox_banner
+from console.ui import get_runtime, require_page_role, sandbox_banner
 
 REFRESH_SECONDS = 2
 
 st.title("Backfill enrichments")
 runtime = get_runtime()
 sandbox_banner(runtime)
+# Stops the page for anyone without a backfill role; the job services check again.
+user = require_page_role(START_BACKFILL_ROLES, "Backfills")
 st.caption("A worker process runs each job, so it keeps going when this tab closes. "
            "`make run` starts one; `roleferry-console worker` starts another.")
 
@@ -90,8 +93,8 @@ if parsed is not None:
                         job_id = jobs.create_job(
                             runtime.store, parsed,
                             source="upload" if source == "An uploaded CSV" else "applications",
-                            created_by=current_user(), budget_credits=budget_credits, budget_usd=budget_usd)
-                    except jobs.InvalidJobRequest as exc:
+                            budget_credits=budget_credits, budget_usd=budget_usd, actor=user)
+                    except (jobs.InvalidJobRequest, PermissionDenied) as exc:
                         st.error(str(exc))
                     else:
                         enqueue_job(runtime.settings, job_id)
@@ -130,23 +133,23 @@ def job_panel(job_id: str) -> None:
     actions = st.columns(4)
     try:
         if summary.status == jobs.JOB_RUNNING and actions[0].button("Pause"):
-            jobs.pause(runtime.store, job_id, by=current_user())
+            jobs.pause(runtime.store, job_id, actor=user)
             st.rerun()
         if summary.status == jobs.JOB_PAUSED and actions[0].button("Resume"):
             jobs.resume(runtime.store, job_id, budget_credits=st.session_state.get("resume_credits"),
-                        budget_usd=st.session_state.get("resume_usd"))
+                        budget_usd=st.session_state.get("resume_usd"), actor=user)
             enqueue_job(runtime.settings, job_id)
             st.rerun()
         if summary.status in (jobs.JOB_RUNNING, jobs.JOB_PAUSED) and actions[1].button("Cancel"):
-            jobs.cancel(runtime.store, job_id, by=current_user())
+            jobs.cancel(runtime.store, job_id, actor=user)
             st.rerun()
         if summary.counts["failed"] and summary.status in (jobs.JOB_DONE, jobs.JOB_CANCELLED) \
                 and actions[2].button(f"Retry {summary.counts['failed']} failed rows as a new job"):
-            new_id = jobs.retry_failed(runtime.store, job_id, created_by=current_user())
+            new_id = jobs.retry_failed(runtime.store, job_id, actor=user)
             enqueue_job(runtime.settings, new_id)
             st.session_state["backfill_job"] = new_id
             st.rerun()
-    except (jobs.InvalidJobRequest, jobs.JobNotFound) as exc:
+    except (jobs.InvalidJobRequest, jobs.JobNotFound, PermissionDenied) as exc:
         st.error(str(exc))
     if summary.status == jobs.JOB_PAUSED:
         left, right = st.columns(2)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from clients.registry import REGISTRY, Probe
+from console.access import TEST_CALL_ROLES
 from console.probes import COST_WARNINGS, request_summary, run_probe
-from console.ui import get_runtime, sandbox_banner
+from console.ui import get_runtime, require_page_role, sandbox_banner
 
 st.title("Test calls")
 runtime = get_runtime()
 sandbox_banner(runtime)
+# Probes can spend credits or money or send mail, so the page is for ops.
+require_page_role(TEST_CALL_ROLES, "Test calls")
 
 vendor = st.selectbox("Vendor", list(REGISTRY), format_func=lambda name: REGISTRY[name].display_name)
 spec = REGISTRY[vendor]

@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import exists, func, select, update
 
+from console.access import START_BACKFILL_ROLES, User
+from console.audit import record_audit, require_role_audited
 from console.backfill.upload import Issue, ParsedUpload, UploadRow
 from console.domains import InvalidDomain, clean_titles, normalise_domain
 from console.enrichment import PROVIDERS
@@ -54,10 +56,32 @@ def check_budget(budget_credits: float | None, budget_usd: float | None) -> None
             raise InvalidJobRequest(f"{name} {value} is negative; give a number of 0 or more, or none for no cap")
 
 
+def _authorise(store: Store, actor: User | None, action: str, detail: str) -> None:
+    """Raise PermissionDenied (and audit the attempt) unless `actor` may run backfills.
+
+    `actor` None is the worker and internal callers, which act on jobs a person started.
+    """
+    if actor is not None:
+        require_role_audited(store, actor, START_BACKFILL_ROLES, action, f"{action}, which spends credits",
+                             detail=detail)
+
+
+def _audit(store: Store, actor: User | None, action: str, detail: str) -> None:
+    if actor is not None:
+        record_audit(store, actor.name, action, detail=detail)
+
+
 def create_job(store: Store, parsed: ParsedUpload, *, source: str = "upload", created_by: str = "",
                budget_credits: float | None = None, budget_usd: float | None = None,
-               parent_job_id: str | None = None) -> str:
-    """Store a job with one queued row per valid, distinct row of `parsed`; return its id."""
+               parent_job_id: str | None = None, actor: User | None = None) -> str:
+    """Store a job with one queued row per valid, distinct row of `parsed`; return its id.
+
+    With `actor` set, raises PermissionDenied unless they hold a backfill role,
+    and writes the start to the audit log.
+    """
+    _authorise(store, actor, "backfill.start", f"{len(parsed.rows)} rows from {parsed.filename or source}")
+    if actor is not None:
+        created_by = actor.name
     check_budget(budget_credits, budget_usd)
     if not parsed.rows:
         raise InvalidJobRequest("no valid rows to backfill; fix the rows listed in the validation report")
@@ -80,6 +104,9 @@ def create_job(store: Store, parsed: ParsedUpload, *, source: str = "upload", cr
              "credits": 0.0, "cost_usd": 0.0}
             for row in parsed.rows
         ])
+    _audit(store, actor, "backfill.start", f"job {job_id}: {len(parsed.rows)} rows, budget "
+           f"{budget_credits if budget_credits is not None else 'none'} credits / "
+           f"{budget_usd if budget_usd is not None else 'none'} USD")
     return job_id
 
 
@@ -142,17 +169,21 @@ def _set_status(store: Store, job_id: str, allowed: tuple[str, ...], status: str
             setattr(job, name, value)
 
 
-def pause(store: Store, job_id: str, *, by: str = "") -> None:
+def pause(store: Store, job_id: str, *, by: str = "", actor: User | None = None) -> None:
     """Stop claiming rows; rows already running finish and are recorded."""
+    _authorise(store, actor, "backfill.pause", f"job {job_id}")
+    by = actor.name if actor is not None else by
     _set_status(store, job_id, (JOB_RUNNING,), JOB_PAUSED, f"paused by {by or 'a user'}")
+    _audit(store, actor, "backfill.pause", f"job {job_id}")
 
 
 def resume(store: Store, job_id: str, *, budget_credits: float | None = None,
-           budget_usd: float | None = None) -> None:
+           budget_usd: float | None = None, actor: User | None = None) -> None:
     """Let a paused job claim rows again, with new budget caps when given.
 
     The caller enqueues the job on a worker afterwards (`worker.enqueue_job`).
     """
+    _authorise(store, actor, "backfill.resume", f"job {job_id}")
     check_budget(budget_credits, budget_usd)
     values: dict[str, object] = {}
     if budget_credits is not None:
@@ -160,14 +191,17 @@ def resume(store: Store, job_id: str, *, budget_credits: float | None = None,
     if budget_usd is not None:
         values["budget_usd"] = budget_usd
     _set_status(store, job_id, (JOB_PAUSED,), JOB_RUNNING, "", **values)
+    _audit(store, actor, "backfill.resume", f"job {job_id}")
 
 
-def cancel(store: Store, job_id: str, *, by: str = "") -> int:
+def cancel(store: Store, job_id: str, *, by: str = "", actor: User | None = None) -> int:
     """Cancel the job: every queued row ends `skipped`. Return how many rows were skipped.
 
     Rows running at that moment finish and keep their real outcome, because the
     vendor may already have charged for them.
     """
+    _authorise(store, actor, "backfill.cancel", f"job {job_id}")
+    by = actor.name if actor is not None else by
     reason = f"job cancelled by {by or 'a user'} before this row ran"
     now = utcnow()
     _set_status(store, job_id, (JOB_RUNNING, JOB_PAUSED), JOB_CANCELLED, f"cancelled by {by or 'a user'}",
@@ -178,11 +212,13 @@ def cancel(store: Store, job_id: str, *, by: str = "") -> int:
             .where(BackfillRow.job_id == job_id, BackfillRow.status == ROW_QUEUED)
             .values(status=ROW_SKIPPED, skip_reason=reason, finished_at=now)
         )
-        return max(result.rowcount or 0, 0)
+        skipped = max(result.rowcount or 0, 0)
+    _audit(store, actor, "backfill.cancel", f"job {job_id}: {skipped} queued rows skipped")
+    return skipped
 
 
 def retry_failed(store: Store, job_id: str, *, created_by: str = "", budget_credits: float | None = None,
-                 budget_usd: float | None = None) -> str:
+                 budget_usd: float | None = None, actor: User | None = None) -> str:
     """Create a new job from the failed rows of `job_id`; return the new job's id."""
     job = get_job(store, job_id)
     with store.session() as session:
@@ -195,7 +231,7 @@ def retry_failed(store: Store, job_id: str, *, created_by: str = "", budget_cred
     parsed.rows = [UploadRow(row.line or 0, row.domain, list(row.titles), row.application_id, row.domain_note)
                    for row in failed]
     return create_job(store, parsed, source="retry", created_by=created_by, budget_credits=budget_credits,
-                      budget_usd=budget_usd, parent_job_id=job_id)
+                      budget_usd=budget_usd, parent_job_id=job_id, actor=actor)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from console.access import PermissionDenied, cli_user
 from console.backfill import jobs
 from console.backfill.estimate import estimate
 from console.backfill.upload import ParsedUpload, UploadRejected, parse_upload
@@ -87,9 +88,12 @@ def handle(args: argparse.Namespace) -> int:
                 _print_report(parsed)
             if not parsed.rows:
                 raise UsageError("no valid rows to backfill; fix the rows listed above")
-            job_id = jobs.create_job(runtime.store, parsed, source="upload" if args.file else "applications",
-                                     created_by="cli", budget_credits=args.budget_credits,
-                                     budget_usd=args.budget_usd)
+            try:
+                job_id = jobs.create_job(runtime.store, parsed, source="upload" if args.file else "applications",
+                                         budget_credits=args.budget_credits, budget_usd=args.budget_usd,
+                                         actor=cli_user())
+            except PermissionDenied as exc:
+                raise UsageError(str(exc)) from None
             progress = _progress_printer(runtime.store, job_id) if sys.stderr.isatty() else None
             run_job_inline(runtime, job_id, threads=args.threads, on_progress=progress)
             if progress is not None:
