@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 FLAG_FOR_OUTCOME = {OutOfCredits.__name__: "exhausted", AuthFailed.__name__: "misconfigured"}
 BATCH_SIZE = 500
+UPSERT_SLICE = 1000
 
 
 def bucket_column(latency_ms: float) -> str:
@@ -85,12 +86,15 @@ def _upsert(session: Session, table: type[Rollup] | type[DailyRollup], keys: lis
             summed: tuple[str, ...], rows: list[dict[str, object]]) -> None:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=keys,
-        set_={name: getattr(table, name) + statement.excluded[name] for name in summed},
-    )
-    session.execute(statement)
+    # One statement binds every value, and SQLite allows at most 32,766 bound
+    # variables, so large batches go in slices.
+    for start in range(0, len(rows), UPSERT_SLICE):
+        statement = insert(table).values(rows[start:start + UPSERT_SLICE])
+        statement = statement.on_conflict_do_update(
+            index_elements=keys,
+            set_={name: getattr(table, name) + statement.excluded[name] for name in summed},
+        )
+        session.execute(statement)
 
 
 def upsert_rollups(session: Session, rows: list[dict[str, object]]) -> None:
