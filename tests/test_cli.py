@@ -81,3 +81,24 @@ def test_probe_failure_exit_code_one(tmp_path):
                     env={"ROLEFERRY_SANDBOX_FAULTS": "apollo=auth_failure"})
     assert completed.returncode == 1
     assert json.loads(completed.stdout)[0]["outcome"] == "AuthFailed"
+
+
+def test_probe_all_with_anthropic_overloaded(tmp_path):
+    completed = cli(tmp_path, "probe", "all", "--json", check=False,
+                    env={"ROLEFERRY_SANDBOX_FAULTS": "anthropic=overloaded"})
+    assert completed.returncode == 1
+    rows = {row["vendor"]: row for row in json.loads(completed.stdout)}
+    assert rows["anthropic"]["outcome"] == "VendorUnavailable"
+    assert rows["anthropic"]["attempts"] == REGISTRY["anthropic"].retry.attempts
+    others = [row["outcome"] for vendor, row in rows.items() if vendor != "anthropic"]
+    assert others == ["success"] * (len(REGISTRY) - 1)
+
+
+def test_removed_key_is_misconfigured(tmp_path):
+    env = {"APOLLO_API_KEY": ""}
+    enrich = json.loads(cli(tmp_path, "enrich", "--domain", "acme.com", "--title", "CTO", "--json", env=env).stdout)
+    assert enrich["provider"] == "clay"
+    assert enrich["skipped"][0]["reason"].startswith("NotConfigured")
+    health = {row["vendor"]: row for row in json.loads(cli(tmp_path, "health", "--json", env=env).stdout)}
+    assert health["apollo"]["status"] == "misconfigured"
+    assert health["clay"]["status"] == "healthy"
