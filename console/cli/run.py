@@ -38,6 +38,11 @@ def handle(args: argparse.Namespace) -> int:
     if settings.sandbox_url is None and not live_keys_present(default_chain(settings.root)):
         server = SandboxServer(Sandbox(settings.rate_limits, faults)).start()
         env["SANDBOX_URL"] = server.url
+        if server.statsd is not None and "DD_DOGSTATSD_PORT" not in env:
+            # Metrics go to the sandbox's listener, so the console shows them and
+            # no client warns about a missing agent.
+            env["DD_AGENT_HOST"] = server.statsd.host
+            env["DD_DOGSTATSD_PORT"] = str(server.statsd.port)
         print(f"no vendor key set: sandbox vendors at {server.url}", flush=True)
     children = [subprocess.Popen([sys.executable, *argv], env=env) for argv in COMPANIONS]
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(args.port)]

@@ -50,8 +50,9 @@ def handle_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; "
                          "pick another port with --port") from None
+    statsd = f" DD_DOGSTATSD_PORT={server.statsd.port}" if server.statsd is not None else ""
     print(f"sandbox vendors at {server.url} (Ctrl-C to stop); "
-          f"point the console at it with SANDBOX_URL={server.url}", flush=True)
+          f"point the console at it with SANDBOX_URL={server.url}{statsd}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -251,6 +251,8 @@ class SandboxServer:
         return self
 
     def serve_forever(self) -> None:
+        if self.statsd is not None:
+            self.statsd.start()
         self._server.serve_forever()
 
     def stop(self) -> None:
