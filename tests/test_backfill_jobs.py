@@ -77,6 +77,7 @@ def contact_count(runtime) -> tuple[int, int]:
     return total, distinct
 
 
+@pytest.mark.all_backends
 def test_messy_500_rows_all_end(runtime, sandbox):
     data, bad_lines = messy_csv()
     parsed = parse_upload(data, "applications.csv")
@@ -141,6 +142,7 @@ def test_apollo_down_halfway_falls_to_clay(runtime, sandbox):
     assert all(skipped[0]["provider"] == "apollo" for _, skipped in tail)
 
 
+@pytest.mark.all_backends
 def test_credit_budget_pauses_with_reason(runtime):
     job_id = small_job(runtime, rows=80, titles="VP Engineering;Head of Engineering", budget_credits=100)
     assert run_job_inline(runtime, job_id, threads=4) == STOPPED
@@ -345,6 +347,7 @@ def test_export_neutralises_formulas(runtime):
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r"))
 
 
+@pytest.mark.all_backends
 def test_expired_claim_is_taken_over_once(runtime):
     job_id = small_job(runtime, rows=1)
     state, first = claim_next(runtime.store, job_id, "worker-a", lease=60)
@@ -368,6 +371,7 @@ def test_expired_claim_is_taken_over_once(runtime):
     assert jobs.get_job(runtime.store, job_id).status == jobs.JOB_DONE
 
 
+@pytest.mark.all_backends
 def test_rerun_row_replays_paid_results(runtime, sandbox):
     job_id = small_job(runtime, rows=1, titles="VP Engineering;Head of Engineering")
     _, claim = claim_next(runtime.store, job_id, "worker-a", lease=60)

@@ -15,7 +15,6 @@ from clients.registry import REGISTRY
 from console.backfill import jobs
 from console.backfill.upload import parse_upload
 from console.backfill.worker import enqueue_job
-from console.config import Settings
 from console.store import Store
 from console.store.backfill_models import FINAL_ROW_STATES, BackfillRow
 from console.store.models import ContactRow
@@ -26,12 +25,17 @@ ROWS = 40
 WAIT_LIMIT = 120.0
 
 
-def worker_env(tmp_path, sandbox) -> dict[str, str]:
+def worker_env(settings, sandbox) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
-           if key not in {name for spec in REGISTRY.values() for name in spec.secret_names}}
+           if key not in {name for spec in REGISTRY.values() for name in spec.secret_names}
+           and key != "REDIS_URL"}
+    if settings.redis_url:
+        # The huey queue, the breakers and the rate limits go through Redis.
+        env["REDIS_URL"] = settings.redis_url
     env.update({
         "SANDBOX_URL": sandbox.url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
+        "DATABASE_URL": settings.database_url,
+        "ROLEFERRY_REDIS_PREFIX": settings.redis_prefix,
         "ROLEFERRY_RATE_LIMITS": "apollo=1000/1,clay=1000/1",
         "ROLEFERRY_BACKFILL_LEASE_SECONDS": "2",
         "DD_DOGSTATSD_PORT": "9",
@@ -53,13 +57,13 @@ def wait_for(condition, what: str) -> None:
         time.sleep(0.1)
 
 
-def test_worker_survives_sigkill(tmp_path, sandbox):
-    env = worker_env(tmp_path, sandbox)
+@pytest.mark.all_backends
+def test_worker_survives_sigkill(tmp_path, sandbox, settings):
+    env = worker_env(settings, sandbox)
     store = Store(env["DATABASE_URL"])
     store.migrate()
     text = "domain,titles\n" + "".join(f"killed{i}.com,VP Engineering;Head of Engineering\n" for i in range(ROWS))
     job_id = jobs.create_job(store, parse_upload(text.encode(), "kill.csv"))
-    settings = Settings(root=tmp_path, database_url=env["DATABASE_URL"])
     enqueue_job(settings, job_id, copies=1)
     # Slow responses keep each row in flight long enough for the kill to land mid-row.
     set_fault(sandbox, "apollo", "slow", delay=0.05)

@@ -409,11 +409,12 @@ def build_huey(settings: Settings) -> tuple[Huey, TaskWrapper]:
 
     The queue is in Redis when REDIS_URL is set, else in a SQLite file.
     """
-    key = (settings.redis_url, settings.database_url)
+    key = (settings.redis_url, settings.redis_prefix, settings.database_url)
     if key in _hueys:
         return _hueys[key]
     if settings.redis_url:
-        instance: Huey = RedisHuey(HUEY_NAME, url=settings.redis_url, results=False)
+        # Named under the Redis prefix, so deployments sharing one Redis keep separate queues.
+        instance: Huey = RedisHuey(f"{settings.redis_prefix}-{HUEY_NAME}", url=settings.redis_url, results=False)
     else:
         path = huey_path(settings)
         path.parent.mkdir(parents=True, exist_ok=True)
