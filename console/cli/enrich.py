@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from console.access import PermissionDenied, cli_user
 from console.cli.common import EXIT_OK, UsageError, print_json, runtime_for_command
 from console.enrichment import InvalidEnrichmentInput, enrich, validate_input
 
@@ -23,7 +24,10 @@ def handle(args: argparse.Namespace) -> int:
     except InvalidEnrichmentInput as exc:
         raise UsageError(str(exc)) from None
     with runtime_for_command() as runtime:
-        result = enrich(runtime, args.domain, args.titles, created_by="cli")
+        try:
+            result = enrich(runtime, args.domain, args.titles, actor=cli_user())
+        except PermissionDenied as exc:
+            raise UsageError(str(exc)) from None
     if args.json:
         print_json(result.as_dict())
         return EXIT_OK
