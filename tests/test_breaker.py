@@ -73,7 +73,9 @@ def test_state_shared_between_runtimes(runtime, settings, sandbox, no_sleep):
 
 
 def test_concurrent_calls_are_not_serialised(runtime, sandbox):
-    set_fault(sandbox, "apollo", "slow:0.5")
+    # Long enough that all eight threads are inside the sandbox at once even on a
+    # loaded machine; serialised calls could never overlap however slow.
+    set_fault(sandbox, "apollo", "slow:1.5")
     client = runtime.client("apollo")
     errors: list[BaseException] = []
 
