@@ -25,6 +25,8 @@ class DatadogSandbox(SandboxVendor):
         self._monitor_ids = itertools.count(1001)
         self.points_received = 0
         self.metric_names: set[str] = set()
+        # On-demand cost on top of the committed Pro fee, set through /_admin/usage.
+        self.on_demand_usd = 0.0
 
     def authenticate(self, request: SandboxRequest) -> bool:
         return bool(request.header("dd-api-key"))
@@ -134,9 +136,11 @@ class DatadogSandbox(SandboxVendor):
             datetime.strptime(month, "%Y-%m")
         except ValueError:
             return self.error(400, f"start_month {month!r} is not YYYY-MM")
+        with self.lock:
+            on_demand = self.on_demand_usd
         charges = [
             {"product_name": "infra_host", "charge_type": "committed", "cost": PRO_PLAN_USD},
-            {"product_name": "custom_metrics", "charge_type": "on_demand", "cost": 0.0},
+            {"product_name": "custom_metrics", "charge_type": "on_demand", "cost": on_demand},
         ]
         total = sum(float(charge["cost"]) for charge in charges)  # type: ignore[arg-type]
         return SandboxResponse(200, {"data": [{
@@ -146,6 +150,13 @@ class DatadogSandbox(SandboxVendor):
                            "region": "us", "date": f"{month}-01T00:00:00+00:00",
                            "total_cost": total, "charges": charges},
         }]})
+
+    def set_cost_usd(self, usd: float) -> None:
+        """Set the month's estimated cost; what exceeds the Pro fee is billed as custom metrics."""
+        if usd < PRO_PLAN_USD:
+            raise ValueError(f"cost_usd {usd!r} is below the committed Pro fee of {PRO_PLAN_USD:g} USD")
+        with self.lock:
+            self.on_demand_usd = usd - PRO_PLAN_USD
 
     def stats(self) -> dict[str, object]:
         data = super().stats()
@@ -161,4 +172,5 @@ class DatadogSandbox(SandboxVendor):
             self.monitors.clear()
             self.points_received = 0
             self.metric_names.clear()
+            self.on_demand_usd = 0.0
 
