@@ -1,6 +1,6 @@
 """Datadog in its wire format: key validation, metric intake v2, monitors, estimated cost.
 
-Monitors live in memory, so a monitor created through the API is in the next list.
+Monitors live in memory, so a monitor created or updated through the API is in the next list.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ class DatadogSandbox(SandboxVendor):
                 return SandboxResponse(200, list(self.monitors.values()))
         if request.method == "GET" and len(parts) == 4 and parts[:3] == ["api", "v1", "monitor"]:
             return self._get_monitor(parts[3])
+        if request.method == "PUT" and len(parts) == 4 and parts[:3] == ["api", "v1", "monitor"]:
+            return self._update_monitor(parts[3], request)
         if request.method == "GET" and parts == ["api", "v2", "usage", "estimated_cost"]:
             return self._estimated_cost(request)
         return self.error(404, f"no route {request.method} {request.path}")
@@ -120,6 +122,29 @@ class DatadogSandbox(SandboxVendor):
             }
             self.monitors[monitor_id] = monitor
         return SandboxResponse(200, monitor)
+
+    def _update_monitor(self, raw_id: str, request: SandboxRequest) -> SandboxResponse:
+        """Replace the editable fields the body names; the id, creator and created time stay."""
+        body = request.json()
+        if not isinstance(body, dict):
+            return self.error(400, "request body must be a JSON object")
+        empty = [key for key in ("name", "type", "query") if key in body and not body[key]]
+        if empty:
+            return self.error(400, f"fields must not be empty: {', '.join(empty)}")
+        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        with self.lock:
+            monitor = self.monitors.get(int(raw_id)) if raw_id.isdigit() else None
+            if monitor is None:
+                return self.error(404, "Monitor not found")
+            for key in ("name", "type", "query", "message", "priority"):
+                if key in body:
+                    monitor[key] = body[key]
+            if "tags" in body:
+                monitor["tags"] = list(body["tags"] or [])
+            if "options" in body:
+                monitor["options"] = dict(body["options"] or {})
+            monitor["modified"] = now
+            return SandboxResponse(200, dict(monitor))
 
     def _get_monitor(self, raw_id: str) -> SandboxResponse:
         with self.lock:
