@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from clients.recording import SUCCESS, CallRecord
+from console.health import vendor_health
+from console.recorder import write_records
+from console.spend.figures import spend_report
 from console.spend.plans import PLANS_FILE_ENV, PlanError, load_plans
+from console.store.times import utcnow
 
 
 def write(tmp_path, text):
@@ -56,3 +61,26 @@ def test_model_price_missing_key(tmp_path):
     path = write(tmp_path, '[clay.models."m1"]\ninput_usd_per_mtok = 1.0\n')
     with pytest.raises(PlanError, match="missing output_usd_per_mtok"):
         load_plans(path)
+
+
+def test_health_credits_follow_plans_file(runtime, tmp_path, monkeypatch):
+    path = write(tmp_path, "[apollo]\nincluded_credits = 500\n[sendgrid]\nincluded_credits = 40000\n")
+    monkeypatch.setenv(PLANS_FILE_ENV, str(path))
+    now = utcnow()
+    write_records(runtime.store, [CallRecord(vendor="apollo", operation="people_enrich", outcome=SUCCESS,
+                                             mode="interactive", started_at=now, latency_ms=200.0,
+                                             attempts=1, credits=120.0)])
+    health = {row.vendor: row for row in vendor_health(runtime, now=now)}
+    spend = {vendor.vendor: vendor for vendor in spend_report(runtime.store, load_plans(), now=now).vendors}
+    assert health["apollo"].credits_left == 380          # 500 from the file, not the registry's 1,000
+    assert health["sendgrid"].credits_left == 40_000
+    for vendor in ("apollo", "clay", "sendgrid", "stripe", "anthropic", "datadog"):
+        assert health[vendor].credits_left == spend[vendor].credits_left, vendor
+        assert health[vendor].credit_unit == spend[vendor].credit_unit, vendor
+
+
+def test_health_survives_bad_plans_file(runtime, tmp_path, monkeypatch):
+    monkeypatch.setenv(PLANS_FILE_ENV, str(write(tmp_path, "[apollo]\nmonthly_fee = 1\n")))
+    health = {row.vendor: row for row in vendor_health(runtime)}
+    # Health falls back to the registry plan, so it still shows the allowance.
+    assert health["apollo"].credits_left == 1000
