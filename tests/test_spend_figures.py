@@ -6,7 +6,7 @@ import math
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from clients.recording import SUCCESS, CallRecord
 from console.recorder import write_records
@@ -15,7 +15,7 @@ from console.spend.plans import load_plans, shipped_plans
 from console.spend.pricing import allowance_cost_usd
 from console.spend.seed import SeedRefused, seed_history
 from console.store import Store
-from console.store.models import CallRecordRow, Rollup
+from console.store.models import CallRecordRow, DailyRollup, Rollup
 
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 
@@ -106,6 +106,17 @@ def test_totals_sum_vendors(december):
     assert report.total["fixed_usd"] == 99 + 349 + 20 + 0 + 0 + 310
     assert report.total["metered_usd"] == round(20 + 8.12, 2)
     assert report.total["budget_usd"] == 499 + 600 + 200 + 500 + 2000 + 310
+
+
+def test_figures_read_daily_rollups(december):
+    # Minute rollups are a finer copy of the same calls; Spend must not need them.
+    with december.session() as session:
+        session.execute(delete(Rollup))
+    report = spend_report(december, plans_with_stripe(), now=NOW)
+    vendors = {vendor.vendor: vendor for vendor in report.vendors}
+    assert vendors["apollo"].total_usd == 119.00
+    assert vendors["apollo"].credits_used == 1100
+    assert vendors["stripe"].metered_usd == 8.12
 
 
 def test_cents_add_up_with_fractions(store):
@@ -244,6 +255,27 @@ def test_seeded_history_shape(store):
     assert raw_oldest.date() >= date(2026, 12, 19)
     assert raw_failures > 0
     assert latest.replace(tzinfo=UTC) <= now
+
+
+@pytest.mark.all_backends
+def test_seed_fills_daily_rollups(store):
+    now = datetime(2026, 12, 20, 18, 0, tzinfo=UTC)
+    seed_history(store, 45, now=now)
+    with store.session() as session:
+        minute = session.execute(select(Rollup.vendor, func.sum(Rollup.calls), func.sum(Rollup.credits),
+                                        func.sum(Rollup.cost_usd)).group_by(Rollup.vendor)).all()
+        daily = session.execute(select(DailyRollup.vendor, func.sum(DailyRollup.calls),
+                                       func.sum(DailyRollup.credits), func.sum(DailyRollup.cost_usd))
+                                .group_by(DailyRollup.vendor)).all()
+        days = session.scalar(select(func.count(func.distinct(DailyRollup.day))))
+    assert days == 45
+    minute_totals = {vendor: (calls, credits, cost) for vendor, calls, credits, cost in minute}
+    daily_totals = {vendor: (calls, credits, cost) for vendor, calls, credits, cost in daily}
+    assert set(daily_totals) == set(minute_totals) == set(load_plans(environ={}))
+    for vendor, (calls, credits, cost) in minute_totals.items():
+        assert daily_totals[vendor][0] == calls, vendor
+        assert daily_totals[vendor][1] == pytest.approx(credits), vendor
+        assert daily_totals[vendor][2] == pytest.approx(cost), vendor
 
 
 def test_seed_is_deterministic(tmp_path):
