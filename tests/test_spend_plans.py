@@ -26,6 +26,34 @@ def test_defaults_match_registry_vendors():
     assert plans["clay"].plan.included_credits == 6000
 
 
+def test_shipped_defaults_override_registry():
+    plans = load_plans(environ={})
+    # The registry sets Essentials 50K at 19.95 USD with a 100 USD budget. plans.toml wins.
+    assert plans["sendgrid"].plan.monthly_fee_usd == 20.0
+    assert plans["sendgrid"].plan.monthly_budget_usd == 200.0
+    assert plans["sendgrid"].plan.overage_usd_per_credit == 0.001
+    assert plans["stripe"].charge_fee is not None
+    assert plans["stripe"].charge_fee.percent == 2.9
+    assert plans["anthropic"].plan.name == "API, standard tier"
+    assert plans["anthropic"].token_prices["claude-sonnet-4-5"].output_usd_per_mtok == 15.0
+    assert plans["datadog"].plan.monthly_fee_usd == 310.0
+    assert plans["datadog"].plan.included_credits is None
+
+
+def test_override_reprices_new_vendors(tmp_path):
+    path = write(tmp_path, "[stripe]\npercent_fee = 2.5\n"
+                           '[anthropic.models."claude-haiku-4-5"]\n'
+                           "input_usd_per_mtok = 0.8\noutput_usd_per_mtok = 4.0\n"
+                           "[datadog]\nmonthly_fee_usd = 400.0\n")
+    plans = load_plans(environ={PLANS_FILE_ENV: str(path)})
+    assert plans["stripe"].charge_fee.percent == 2.5
+    assert plans["stripe"].charge_fee.fixed_usd == 0.30           # kept from plans.toml
+    assert plans["anthropic"].token_prices["claude-haiku-4-5"].input_usd_per_mtok == 0.8
+    assert plans["anthropic"].token_prices["claude-opus-4-5"].input_usd_per_mtok == 5.0
+    assert plans["datadog"].plan.monthly_fee_usd == 400.0
+    assert plans["datadog"].plan.monthly_budget_usd == 310.0
+
+
 def test_override_changes_only_its_keys(tmp_path):
     path = write(tmp_path, "[apollo]\nmonthly_budget_usd = 800\n")
     plans = load_plans(environ={PLANS_FILE_ENV: str(path)})
