@@ -43,6 +43,9 @@ class Monitor:
     query: str
     overall_state: str | None
     tags: tuple[str, ...] = ()
+    # Kept so that a monitor push can tell a stored monitor from its definition.
+    message: str = ""
+    options: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ def parse_monitor(raw: object, operation: str) -> Monitor:
         query=str(raw.get("query") or ""),
         overall_state=raw.get("overall_state"),
         tags=tuple(str(tag) for tag in raw.get("tags") or ()),
+        message=str(raw.get("message") or ""),
+        options=dict(raw["options"]) if isinstance(raw.get("options"), dict) else {},
     )
 
 
@@ -188,6 +193,23 @@ class DatadogClient:
 
         # Not idempotent: a repeated create after a lost response makes a second monitor.
         return self.pipeline.call(VENDOR, operation, send, mode=mode, idempotent=False)
+
+    def update_monitor(self, monitor_id: int, changes: Mapping[str, object], *,
+                       mode: Mode = "interactive") -> CallResult[Monitor]:
+        """PUT /api/v1/monitor/{id}: replace the fields given in `changes` (name, query, options...).
+
+        Idempotent: the same changes sent twice leave the monitor as one send does.
+        """
+        operation = "update_monitor"
+        payload = dict(changes)
+
+        def send(key: str, attempt: int) -> Reply[Monitor]:
+            response = self._request("PUT", f"/api/v1/monitor/{monitor_id}", operation, key,
+                                     app_key=True, json=payload)
+            monitor = parse_monitor(json_body(response, VENDOR, operation), operation)
+            return Reply(monitor, response.status_code, request_id_of(response.headers))
+
+        return self.pipeline.call(VENDOR, operation, send, mode=mode)
 
     def list_monitors(self, *, mode: Mode = "interactive") -> CallResult[list[Monitor]]:
         """GET /api/v1/monitor: every monitor in the organisation (a JSON array)."""

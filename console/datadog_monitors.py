@@ -17,8 +17,9 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-import httpx
-
+from clients.datadog import DatadogClient
+from clients.datadog import Monitor as DatadogMonitor
+from clients.errors import VendorError
 from clients.registry import REGISTRY
 from console.access import PUSH_MONITORS_ROLES, User
 from console.audit import audited, require_role_audited
@@ -30,8 +31,6 @@ log = logging.getLogger(__name__)
 METRIC_PREFIX = "roleferry.integrations"
 MANAGED_TAG = "managed_by:roleferry-console"
 DEFAULT_API_URL = "https://api.datadoghq.com"
-TIMEOUT = httpx.Timeout(10.0, connect=3.0)
-PAGE_SIZE = 1000
 # Keys of a definition that push compares with the monitor stored in Datadog.
 COMPARED_KEYS = ("type", "query", "message", "tags")
 
@@ -113,50 +112,61 @@ class DatadogAPIError(RuntimeError):
     pass
 
 
-class HttpMonitorAPI:
-    """The Datadog monitor API over httpx, with the API and application keys in headers.
+def _as_definition(monitor: DatadogMonitor) -> dict[str, object]:
+    return {"id": monitor.id, "name": monitor.name, "type": monitor.type, "query": monitor.query,
+            "message": monitor.message, "tags": list(monitor.tags), "options": dict(monitor.options),
+            "overall_state": monitor.overall_state}
 
-    TODO: once clients/datadog.py and the Datadog registry entry are merged, go
-    through the shared pipeline (breaker, retries, call records) instead.
+
+class ClientMonitorAPI:
+    """The monitor calls of clients.datadog.DatadogClient, so a push goes through the shared
+    pipeline (rate limit, breaker, retries, call records) with keys from the secrets chain.
+
+    A failed call raises DatadogAPIError carrying the vendor error's text, status and request id.
     """
 
-    def __init__(self, base_url: str, api_key: str, app_key: str, transport: httpx.BaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._client = httpx.Client(
-            base_url=self.base_url, timeout=TIMEOUT, transport=transport,
-            headers={"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key, "Accept": "application/json"},
-        )
+    def __init__(self, client: DatadogClient) -> None:
+        self.client = client
 
-    def _request(self, method: str, path: str, **kwargs: object) -> object:
-        try:
-            response = self._client.request(method, path, **kwargs)  # type: ignore[arg-type]
-        except httpx.HTTPError as exc:
-            raise DatadogAPIError(f"{method} {self.base_url}{path} failed: {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 400:
-            raise DatadogAPIError(f"{method} {self.base_url}{path} returned HTTP {response.status_code}: "
-                                  f"{response.text[:300]}")
-        return response.json()
+    def _failed(self, exc: VendorError) -> DatadogAPIError:
+        return DatadogAPIError(f"Datadog {exc.operation} failed ({exc.error_class}): {exc}")
 
     def list_monitors(self) -> list[dict[str, object]]:
-        monitors: list[dict[str, object]] = []
-        page = 0
-        while True:
-            batch = self._request("GET", "/api/v1/monitor", params={"page": page, "page_size": PAGE_SIZE})
-            if not isinstance(batch, list):
-                raise DatadogAPIError(f"GET /api/v1/monitor returned {type(batch).__name__}, expected a list")
-            monitors += batch
-            if len(batch) < PAGE_SIZE:
-                return monitors
-            page += 1
+        try:
+            monitors = self.client.list_monitors().value
+        except VendorError as exc:
+            raise self._failed(exc) from exc
+        return [_as_definition(monitor) for monitor in monitors]
 
     def create_monitor(self, definition: dict[str, object]) -> dict[str, object]:
-        return self._request("POST", "/api/v1/monitor", json=definition)  # type: ignore[return-value]
+        """Create the monitor, then set the options that create_monitor has no parameter for.
+
+        DatadogClient.create_monitor sends only the critical threshold, so a
+        definition with more options takes a second call. A failure between the
+        two leaves a monitor with partial options, which the next push updates.
+        """
+        options = definition.get("options")
+        thresholds = options.get("thresholds") if isinstance(options, dict) else None
+        critical = thresholds.get("critical") if isinstance(thresholds, dict) else None
+        tags = definition.get("tags")
+        try:
+            created = self.client.create_monitor(
+                str(definition["name"]), str(definition["query"]), message=str(definition.get("message") or ""),
+                monitor_type=str(definition["type"]), critical=critical if isinstance(critical, int | float) else None,
+                tags=[str(tag) for tag in tags] if isinstance(tags, list) else None,
+            ).value
+            if options and _as_definition(created)["options"] != options:
+                created = self.client.update_monitor(created.id, {"options": options}).value
+        except VendorError as exc:
+            raise self._failed(exc) from exc
+        return _as_definition(created)
 
     def update_monitor(self, monitor_id: int, definition: dict[str, object]) -> dict[str, object]:
-        return self._request("PUT", f"/api/v1/monitor/{monitor_id}", json=definition)  # type: ignore[return-value]
-
-    def close(self) -> None:
-        self._client.close()
+        try:
+            updated = self.client.update_monitor(monitor_id, definition).value
+        except VendorError as exc:
+            raise self._failed(exc) from exc
+        return _as_definition(updated)
 
 
 @dataclass

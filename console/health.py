@@ -8,6 +8,7 @@ calls), else `healthy`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -16,7 +17,9 @@ from sqlalchemy import func, select
 from clients.errors import RateLimited
 from clients.recording import SUCCESS
 from clients.registry import REGISTRY
+from clients.registry.spec import Plan
 from console.runtime import Runtime
+from console.spend.plans import PlanError, load_plans
 from console.store.models import (
     BUCKET_COLUMNS,
     LATENCY_BUCKETS_MS,
@@ -26,6 +29,8 @@ from console.store.models import (
     VendorFlag,
 )
 from console.store.times import as_utc, utcnow
+
+log = logging.getLogger(__name__)
 
 WINDOW = timedelta(minutes=10)
 DEGRADED_ERROR_RATE = 0.10
@@ -87,8 +92,22 @@ def month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def current_plans() -> dict[str, Plan]:
+    """Return each vendor's plan as Spend reads it: shipped defaults, then ROLEFERRY_PLANS_FILE.
+
+    An unusable plans file falls back to the registry plans and logs the error,
+    because Health must still show vendor status. The Spend page shows the error.
+    """
+    try:
+        return {name: vendor_plan.plan for name, vendor_plan in load_plans().items()}
+    except PlanError as exc:
+        log.error("plans file not used for credits left, falling back to the registry plans: %s", exc)
+        return {name: spec.plan for name, spec in REGISTRY.items()}
+
+
 def vendor_health(runtime: Runtime, now: datetime | None = None) -> list[VendorHealth]:
     now = now or utcnow()
+    plans = current_plans()
     since = now - WINDOW
     columns = [getattr(Rollup, name) for name in BUCKET_COLUMNS]
     with runtime.store.session() as session:
@@ -120,7 +139,8 @@ def vendor_health(runtime: Runtime, now: datetime | None = None) -> list[VendorH
         breaker = runtime.breaker(name).state
         key = runtime.secrets.status(spec.secret_names[0])
         used = float(month_credits.get(name) or 0.0)
-        included = spec.plan.included_credits
+        plan = plans[name]
+        included = plan.included_credits
         credits_left = max(included - used, 0.0) if included is not None else None
         error_rate = errors / calls if calls else 0.0
 
@@ -148,7 +168,7 @@ def vendor_health(runtime: Runtime, now: datetime | None = None) -> list[VendorH
             p50_ms=percentile_from_buckets(buckets, 0.50), p95_ms=percentile_from_buckets(buckets, 0.95),
             rate_limited=rate_limited,
             last_success=as_utc(success_at) if success_at is not None else None,
-            credits_used=used, credits_left=credits_left, credit_unit=spec.plan.credit_unit,
+            credits_used=used, credits_left=credits_left, credit_unit=plan.credit_unit,
             key=key.masked, reason=reason,
         ))
     return health

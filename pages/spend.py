@@ -156,7 +156,9 @@ for start in range(0, len(report.vendors), CARDS_PER_ROW):
         with column:
             vendor_card(vendor, month_end)
 
-if st.button("Fetch vendor usage reports", help="Asks Apollo and Clay for their own usage; free calls"):
+if st.button("Fetch vendor usage reports",
+             help="Fetches the usage reports of Apollo, Clay, SendGrid, Stripe, Anthropic and Datadog. "
+             "None uses credits, but Clay's costs one action."):
     with st.spinner("Asking the vendors…"):
         results = reconcile(runtime, plans)
     for result in results:

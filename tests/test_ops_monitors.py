@@ -1,4 +1,4 @@
-"""Datadog export and push: the JSON shape, and a round trip through a loopback monitor API."""
+"""Datadog export and push: the JSON shape, and a round trip through the sandbox Datadog over loopback."""
 
 from __future__ import annotations
 
@@ -7,97 +7,38 @@ import os
 import re
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
+from sqlalchemy import select
 
 from clients.registry import REGISTRY
 from console.access import PermissionDenied, User
 from console.audit import AuditFilter, audit_entries
-from console.datadog_monitors import HttpMonitorAPI, export_definitions, push_monitors
+from console.datadog_monitors import ClientMonitorAPI, DatadogAPIError, export_definitions, push_monitors
 from console.monitors import list_monitors
+from console.store.models import CallRecordRow
 from console.store.ops_models import MonitorRow
+from tests.conftest import sandbox_stats, set_fault
 
 API_KEY = "test-dd-api-key"
 APP_KEY = "test-dd-app-key"
 QUERY_GRAMMAR = re.compile(r"^(avg|sum|max|min)\(last_\d+m\):.+ (>|<) [0-9.]+$")
 
 
-class FakeDatadog:
-    """The monitor endpoints of the Datadog API, in memory, on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.monitors: dict[int, dict[str, object]] = {}
-        self.calls: list[tuple[str, str]] = []
-        self.next_id = 1000
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, status: int, body: object) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _authorised(self) -> bool:
-                if self.headers.get("DD-API-KEY") != API_KEY or self.headers.get("DD-APPLICATION-KEY") != APP_KEY:
-                    self._reply(403, {"errors": ["Forbidden"]})
-                    return False
-                return True
-
-            def _body(self) -> dict[str, object]:
-                return json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-
-            def do_GET(self) -> None:
-                fake.calls.append(("GET", self.path))
-                if self._authorised() and self.path.startswith("/api/v1/monitor"):
-                    self._reply(200, list(fake.monitors.values()))
-
-            def do_POST(self) -> None:
-                fake.calls.append(("POST", self.path))
-                if not self._authorised():
-                    return
-                body = self._body()
-                monitor = {**body, "id": fake.next_id, "overall_state": "No Data"}
-                fake.monitors[fake.next_id] = monitor
-                fake.next_id += 1
-                self._reply(200, monitor)
-
-            def do_PUT(self) -> None:
-                fake.calls.append(("PUT", self.path))
-                if not self._authorised():
-                    return
-                monitor_id = int(self.path.rsplit("/", 1)[1])
-                if monitor_id not in fake.monitors:
-                    self._reply(404, {"errors": ["Monitor not found"]})
-                    return
-                fake.monitors[monitor_id] = {**fake.monitors[monitor_id], **self._body()}
-                self._reply(200, fake.monitors[monitor_id])
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def writes(self) -> list[str]:
-        return [method for method, _ in self.calls if method != "GET"]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def sandbox_monitors(sandbox) -> dict[str, dict[str, object]]:
+    """Return the sandbox Datadog's monitors by name, as its API would list them."""
+    response = httpx.get(f"{sandbox.url}/datadog/api/v1/monitor",
+                         headers={"DD-API-KEY": API_KEY, "DD-APPLICATION-KEY": APP_KEY})
+    response.raise_for_status()
+    return {monitor["name"]: monitor for monitor in response.json()}
 
 
-@pytest.fixture
-def datadog() -> Iterator[FakeDatadog]:
-    fake = FakeDatadog()
-    yield fake
-    fake.stop()
+def monitor_writes(sandbox) -> list[str]:
+    """Return the sandbox Datadog's monitor writes so far, as "METHOD path"."""
+    requests = sandbox_stats(sandbox)["datadog"]["requests"]
+    return sorted(request for request, count in requests.items() for _ in range(count)
+                  if request.startswith(("POST /api/v1/monitor", "PUT /api/v1/monitor")))
 
 
 OPS = User(name="ana@roleferry.com", roles=frozenset({"ops"}))
@@ -128,50 +69,67 @@ def test_export_shape(runtime):
     assert " < 0.1" in credits["query"]
 
 
-def test_push_round_trip(runtime, datadog):
+def test_push_round_trip(runtime, sandbox):
     definitions = export_definitions(list_monitors(runtime.store))
-    api = HttpMonitorAPI(datadog.url, API_KEY, APP_KEY)
-    try:
-        first = push_monitors(api, definitions, store=runtime.store, user=OPS)
-        assert {r.action for r in first} == {"created"}
-        stored = {m["name"]: m for m in datadog.monitors.values()}
-        for definition in definitions:
-            pushed = stored[definition["name"]]
-            assert {key: pushed[key] for key in definition} == definition
+    api = ClientMonitorAPI(runtime.client("datadog"))
+    first = push_monitors(api, definitions, store=runtime.store, user=OPS)
+    assert {r.action for r in first} == {"created"}
+    stored = sandbox_monitors(sandbox)
+    assert len(stored) == len(definitions)
+    for definition in definitions:
+        pushed = stored[definition["name"]]
+        assert {key: pushed[key] for key in definition} == definition
 
-        writes = len(datadog.writes())
-        again = push_monitors(api, definitions, store=runtime.store, user=OPS)
-        assert {r.action for r in again} == {"unchanged"}
-        assert len(datadog.writes()) == writes
+    writes = len(monitor_writes(sandbox))
+    again = push_monitors(api, definitions, store=runtime.store, user=OPS)
+    assert {r.action for r in again} == {"unchanged"}
+    assert len(monitor_writes(sandbox)) == writes
 
-        with runtime.store.session() as session:
-            session.get(MonitorRow, "Apollo error rate high").critical = 0.2
-        changed = export_definitions(list_monitors(runtime.store))
-        third = push_monitors(api, changed, store=runtime.store, user=OPS)
-        assert [r.name for r in third if r.action == "updated"] == ["Apollo error rate high"]
-        assert datadog.writes()[-1] == "PUT"
-        updated = next(m for m in datadog.monitors.values() if m["name"] == "Apollo error rate high")
-        assert updated["query"].endswith("> 0.2")
-        assert len(datadog.monitors) == len(definitions)
-    finally:
-        api.close()
+    with runtime.store.session() as session:
+        session.get(MonitorRow, "Apollo error rate high").critical = 0.2
+    changed = export_definitions(list_monitors(runtime.store))
+    third = push_monitors(api, changed, store=runtime.store, user=OPS)
+    assert [r.name for r in third if r.action == "updated"] == ["Apollo error rate high"]
+    apollo_id = next(r.monitor_id for r in third if r.name == "Apollo error rate high")
+    assert len(monitor_writes(sandbox)) == writes + 1
+    assert f"PUT /api/v1/monitor/{apollo_id}" in monitor_writes(sandbox)
+    updated = sandbox_monitors(sandbox)["Apollo error rate high"]
+    assert updated["id"] == apollo_id
+    assert updated["query"].endswith("> 0.2")
+    assert updated["options"]["thresholds"]["critical"] == 0.2
+    assert len(sandbox_monitors(sandbox)) == len(definitions)
+
     entries = audit_entries(runtime.store, AuditFilter(action="monitors.push"))
     assert [e["outcome"] for e in entries] == ["ok", "ok", "ok"]
     assert entries[-1]["user"] == OPS.name
     assert f"{len(definitions)} created" in entries[-1]["detail"]
 
 
-def test_push_needs_ops_role(runtime, datadog):
-    api = HttpMonitorAPI(datadog.url, API_KEY, APP_KEY)
+def test_push_records_calls(runtime, sandbox):
+    definitions = export_definitions(list_monitors(runtime.store))[:2]
+    push_monitors(ClientMonitorAPI(runtime.client("datadog")), definitions, store=runtime.store, user=OPS)
+    runtime.recorder.flush()
+    with runtime.store.session() as session:
+        operations = session.scalars(select(CallRecordRow.operation).where(CallRecordRow.vendor == "datadog")).all()
+    # Through the shared pipeline, every monitor call is a call record like any vendor call.
+    assert operations.count("list_monitors") == 1
+    assert operations.count("create_monitor") == 2
+
+
+def test_push_needs_ops_role(runtime, sandbox):
+    api = ClientMonitorAPI(runtime.client("datadog"))
     support = User(name="sam@roleferry.com", roles=frozenset({"support"}))
-    try:
-        with pytest.raises(PermissionDenied, match="needs the ops role"):
-            push_monitors(api, export_definitions(list_monitors(runtime.store)), store=runtime.store, user=support)
-    finally:
-        api.close()
-    assert datadog.calls == []
+    with pytest.raises(PermissionDenied, match="needs the ops role"):
+        push_monitors(api, export_definitions(list_monitors(runtime.store)), store=runtime.store, user=support)
+    assert sandbox_stats(sandbox)["datadog"]["requests_total"] == 0
     entries = audit_entries(runtime.store, AuditFilter(action="monitors.push"))
     assert entries[0]["outcome"].startswith("denied")
+
+
+def test_update_unknown_monitor_fails(runtime, sandbox):
+    api = ClientMonitorAPI(runtime.client("datadog"))
+    with pytest.raises(DatadogAPIError, match="HTTP 404"):
+        api.update_monitor(999_999, {"name": "nothing here"})
 
 
 def cli(tmp_path, *args, env=None):
@@ -184,32 +142,48 @@ def cli(tmp_path, *args, env=None):
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
 
 
-def test_cli_export_then_push(tmp_path, datadog):
+def test_cli_export_then_push(tmp_path, sandbox):
     exported = cli(tmp_path, "monitors", "export")
     assert exported.returncode == 0, exported.stderr
     definitions = json.loads(exported.stdout)
     assert any(d["name"] == "Apollo error rate high" for d in definitions)
 
     env = {"DATADOG_API_KEY": API_KEY, "DATADOG_APP_KEY": APP_KEY}
-    pushed = cli(tmp_path, "monitors", "push", "--api-url", datadog.url, "--json", env=env)
+    url = f"{sandbox.url}/datadog"
+    pushed = cli(tmp_path, "monitors", "push", "--api-url", url, "--json", env=env)
     assert pushed.returncode == 0, pushed.stderr
     results = json.loads(pushed.stdout)
     assert {r["action"] for r in results} == {"created"}
-    assert sorted(m["name"] for m in datadog.monitors.values()) == sorted(d["name"] for d in definitions)
+    assert sorted(sandbox_monitors(sandbox)) == sorted(d["name"] for d in definitions)
 
-    again = cli(tmp_path, "monitors", "push", "--api-url", datadog.url, "--json", env=env)
+    again = cli(tmp_path, "monitors", "push", "--api-url", url, "--json", env=env)
+    assert again.returncode == 0, again.stderr
     assert {r["action"] for r in json.loads(again.stdout)} == {"unchanged"}
 
 
-def test_cli_push_without_keys(tmp_path, datadog):
-    completed = cli(tmp_path, "monitors", "push", "--api-url", datadog.url,
+def test_cli_push_sandbox_keys(tmp_path, sandbox):
+    # No key set anywhere: the secrets chain supplies the sandbox's keys for SANDBOX_URL.
+    pushed = cli(tmp_path, "monitors", "push", "--json", env={"SANDBOX_URL": sandbox.url})
+    assert pushed.returncode == 0, pushed.stderr
+    created = [r for r in json.loads(pushed.stdout) if r["action"] == "created"]
+    assert len(created) == len(sandbox_monitors(sandbox)) > 0
+
+
+def test_cli_push_without_keys(tmp_path, sandbox):
+    completed = cli(tmp_path, "monitors", "push", "--api-url", f"{sandbox.url}/datadog",
                     env={"DATADOG_API_KEY": "", "DATADOG_APP_KEY": ""})
     assert completed.returncode == 2
     assert "DATADOG_API_KEY is not set" in completed.stderr
 
 
-def test_cli_push_rejected_key(tmp_path, datadog):
-    completed = cli(tmp_path, "monitors", "push", "--api-url", datadog.url,
+def test_cli_push_rejected_key(tmp_path, sandbox):
+    set_fault(sandbox, "datadog", "auth_failure")
+    completed = cli(tmp_path, "monitors", "push", "--api-url", f"{sandbox.url}/datadog",
                     env={"DATADOG_API_KEY": "wrong", "DATADOG_APP_KEY": APP_KEY})
     assert completed.returncode == 1
     assert "HTTP 403" in completed.stderr
+    assert sandbox_monitors_count(sandbox) == 0
+
+
+def sandbox_monitors_count(sandbox) -> int:
+    return int(sandbox_stats(sandbox)["datadog"]["monitors"])

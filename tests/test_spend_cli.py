@@ -87,8 +87,8 @@ def test_plans_file_override_applies(tmp_path):
     plans.write_text("[clay]\nmonthly_budget_usd = 900\n")
     completed = cli(tmp_path, "spend", "--json", env={"ROLEFERRY_PLANS_FILE": str(plans)})
     assert completed.returncode == 0, completed.stderr
-    clay = json.loads(completed.stdout)["vendors"][1]
-    assert clay["budget_usd"] == 900.0
+    vendors = {vendor["vendor"]: vendor for vendor in json.loads(completed.stdout)["vendors"]}
+    assert vendors["clay"]["budget_usd"] == 900.0
 
 
 def test_sandbox_serves_without_action():
@@ -104,7 +104,14 @@ def test_reconcile_fills_vendor_figure(tmp_path):
     # No key and no SANDBOX_URL: the command starts its own sandbox, which reports no usage yet.
     completed = cli(tmp_path, "spend", "--reconcile", "--json")
     assert completed.returncode == 0, completed.stderr
-    apollo, clay = json.loads(completed.stdout)["vendors"]
-    assert apollo["vendor_reported_usd"] == 99.0
-    assert apollo["drift_usd"] == 0.0
-    assert clay["vendor_reported_usd"] == 349.0
+    vendors = {vendor["vendor"]: vendor for vendor in json.loads(completed.stdout)["vendors"]}
+    assert list(vendors) == list(REGISTRY)
+    assert vendors["apollo"]["vendor_reported_usd"] == 99.0
+    assert vendors["apollo"]["drift_usd"] == 0.0
+    assert vendors["clay"]["vendor_reported_usd"] == 349.0
+    assert vendors["sendgrid"]["vendor_reported_usd"] == 20.0
+    assert vendors["stripe"]["vendor_reported_usd"] == 0.0
+    assert vendors["anthropic"]["vendor_reported_usd"] == 0.0
+    assert vendors["datadog"]["vendor_reported_usd"] == 310.0
+    for vendor in vendors.values():
+        assert vendor["drift_usd"] == 0.0, vendor["vendor"]

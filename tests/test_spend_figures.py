@@ -6,7 +6,7 @@ import math
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from clients.recording import SUCCESS, CallRecord
 from console.recorder import write_records
@@ -15,7 +15,7 @@ from console.spend.plans import load_plans, shipped_plans
 from console.spend.pricing import allowance_cost_usd
 from console.spend.seed import SeedRefused, seed_history
 from console.store import Store
-from console.store.models import CallRecordRow, Rollup
+from console.store.models import CallRecordRow, DailyRollup, Rollup
 
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 
@@ -101,9 +101,22 @@ def test_month_to_date_is_sum_of_days(december):
 
 def test_totals_sum_vendors(december):
     report = spend_report(december, plans_with_stripe(), now=NOW)
-    assert report.total["total_usd"] == round(99 + 20 + 349 + 8.12, 2)
-    assert report.total["fixed_usd"] == 448.00
-    assert report.total["budget_usd"] == round(499 + 600 + 500, 2)
+    # Apollo 99 + 20, Clay 349, SendGrid 20, Stripe 8.12 in fees, Anthropic 0, Datadog 310.
+    assert report.total["total_usd"] == round(99 + 20 + 349 + 20 + 8.12 + 0 + 310, 2)
+    assert report.total["fixed_usd"] == 99 + 349 + 20 + 0 + 0 + 310
+    assert report.total["metered_usd"] == round(20 + 8.12, 2)
+    assert report.total["budget_usd"] == 499 + 600 + 200 + 500 + 2000 + 310
+
+
+def test_figures_read_daily_rollups(december):
+    # Minute rollups are a finer copy of the same calls; Spend must not need them.
+    with december.session() as session:
+        session.execute(delete(Rollup))
+    report = spend_report(december, plans_with_stripe(), now=NOW)
+    vendors = {vendor.vendor: vendor for vendor in report.vendors}
+    assert vendors["apollo"].total_usd == 119.00
+    assert vendors["apollo"].credits_used == 1100
+    assert vendors["stripe"].metered_usd == 8.12
 
 
 def test_cents_add_up_with_fractions(store):
@@ -119,11 +132,14 @@ def test_cents_add_up_with_fractions(store):
 def test_empty_month_shows_fixed_fees(december):
     report = spend_report(december, load_plans(environ={}), month=date(2026, 6, 1), now=NOW)
     assert report.days_elapsed == 30
-    assert [v.total_usd for v in report.vendors] == [99.00, 349.00]
-    assert [v.metered_usd for v in report.vendors] == [0.00, 0.00]
-    assert [v.projected_usd for v in report.vendors] == [99.00, 349.00]
-    assert [v.exhausted_on for v in report.vendors] == [None, None]
-    assert [v.credits_left for v in report.vendors] == [1000, 6000]
+    assert [v.vendor for v in report.vendors] == ["apollo", "clay", "sendgrid", "stripe", "anthropic", "datadog"]
+    fees = [99.00, 349.00, 20.00, 0.00, 0.00, 310.00]
+    assert [v.total_usd for v in report.vendors] == fees
+    assert [v.metered_usd for v in report.vendors] == [0.00] * 6
+    assert [v.projected_usd for v in report.vendors] == fees
+    assert [v.exhausted_on for v in report.vendors] == [None] * 6
+    # Pay-as-you-go vendors have no allowance, so nothing is left or used up.
+    assert [v.credits_left for v in report.vendors] == [1000, 6000, 50000, None, None, None]
     assert report.cost_per_enrichment_usd is None
 
 
@@ -163,18 +179,57 @@ def test_seeded_history_figures(store):
     plans = load_plans(environ={})
     report = spend_report(store, plans, now=now)
     remaining = days_in(report.month) - report.days_elapsed
+    metered = month_cost_from_minute_rollups(store, date(2026, 12, 1), date(2026, 12, 21))
     for vendor in report.vendors:
+        plan = plans[vendor.vendor]
         days = [row for row in report.daily if row.vendor == vendor.vendor]
         assert round(sum(row.total_usd for row in days), 2) == vendor.total_usd
-        assert vendor.total_usd == round(allowance_cost_usd(plans[vendor.vendor].plan, vendor.credits_used), 2)
         burn = vendor.credits_used / report.days_elapsed
         assert vendor.burn_credits_per_day == pytest.approx(burn)
-        projected = allowance_cost_usd(plans[vendor.vendor].plan, vendor.credits_used + burn * remaining)
+        if plan.has_allowance:
+            assert vendor.total_usd == round(allowance_cost_usd(plan.plan, vendor.credits_used), 2)
+            projected = allowance_cost_usd(plan.plan, vendor.credits_used + burn * remaining)
+        else:
+            cost = metered.get(vendor.vendor, 0.0)
+            assert vendor.total_usd == round(plan.plan.monthly_fee_usd + cost, 2)
+            projected = plan.plan.monthly_fee_usd + cost + cost / report.days_elapsed * remaining
         assert vendor.projected_usd == round(projected, 2)
         if vendor.exhausted_on is not None and vendor.credits_left:
             assert vendor.exhausted_on == date(2026, 12, 20) + timedelta(
                 days=math.ceil(vendor.credits_left / burn))
     assert report.vendors[0].credits_used > 0
+
+
+def month_cost_from_minute_rollups(store, first_day, end_day):
+    """Sum metered cost per vendor from the minute rollups, apart from the daily rollups Spend reads."""
+    start = datetime.combine(first_day, datetime.min.time(), UTC)
+    end = datetime.combine(end_day, datetime.min.time(), UTC)
+    with store.session() as session:
+        rows = session.execute(select(Rollup.vendor, func.sum(Rollup.cost_usd))
+                               .where(Rollup.minute >= start, Rollup.minute < end)
+                               .group_by(Rollup.vendor)).all()
+    return {vendor: float(cost) for vendor, cost in rows}
+
+
+def test_seeded_history_new_vendors(store):
+    now = datetime(2026, 12, 20, 18, 0, tzinfo=UTC)
+    seed_history(store, 45, now=now)
+    vendors = {v.vendor: v for v in spend_report(store, load_plans(environ={}), now=now).vendors}
+    # About 1,000 e-mails a weekday: well inside the 50,000 of the plan after 20 days.
+    assert 10_000 < vendors["sendgrid"].credits_used < 50_000
+    assert vendors["sendgrid"].total_usd == 20.00
+    # Six subscriptions a weekday at $49 or $199: each fee is $1.72 or $6.07.
+    stripe = vendors["stripe"]
+    assert 1.72 * stripe.credits_used <= stripe.metered_usd <= 6.07 * stripe.credits_used
+    assert stripe.credits_used > 50
+    # Drafting messages cost cents each, with thousands of tokens per message.
+    anthropic = vendors["anthropic"]
+    assert anthropic.metered_usd > 50
+    assert anthropic.credits_used > 1_000_000
+    assert anthropic.metered_usd < anthropic.budget_usd
+    datadog = vendors["datadog"]
+    assert datadog.metered_usd == 0.00
+    assert datadog.total_usd == datadog.projected_usd == 310.00
 
 
 def test_seeded_history_shape(store):
@@ -200,6 +255,27 @@ def test_seeded_history_shape(store):
     assert raw_oldest.date() >= date(2026, 12, 19)
     assert raw_failures > 0
     assert latest.replace(tzinfo=UTC) <= now
+
+
+@pytest.mark.all_backends
+def test_seed_fills_daily_rollups(store):
+    now = datetime(2026, 12, 20, 18, 0, tzinfo=UTC)
+    seed_history(store, 45, now=now)
+    with store.session() as session:
+        minute = session.execute(select(Rollup.vendor, func.sum(Rollup.calls), func.sum(Rollup.credits),
+                                        func.sum(Rollup.cost_usd)).group_by(Rollup.vendor)).all()
+        daily = session.execute(select(DailyRollup.vendor, func.sum(DailyRollup.calls),
+                                       func.sum(DailyRollup.credits), func.sum(DailyRollup.cost_usd))
+                                .group_by(DailyRollup.vendor)).all()
+        days = session.scalar(select(func.count(func.distinct(DailyRollup.day))))
+    assert days == 45
+    minute_totals = {vendor: (calls, credits, cost) for vendor, calls, credits, cost in minute}
+    daily_totals = {vendor: (calls, credits, cost) for vendor, calls, credits, cost in daily}
+    assert set(daily_totals) == set(minute_totals) == set(load_plans(environ={}))
+    for vendor, (calls, credits, cost) in minute_totals.items():
+        assert daily_totals[vendor][0] == calls, vendor
+        assert daily_totals[vendor][1] == pytest.approx(credits), vendor
+        assert daily_totals[vendor][2] == pytest.approx(cost), vendor
 
 
 def test_seed_is_deterministic(tmp_path):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 
+from clients.datadog import DatadogClient
 from console.access import PermissionDenied, cli_user
 from console.cli.common import EXIT_FAILURE, EXIT_OK, UsageError, fail, print_json, runtime_for_command
 from console.config import ConfigError
 from console.datadog_monitors import (
     DEFAULT_API_URL,
+    ClientMonitorAPI,
     DatadogAPIError,
-    HttpMonitorAPI,
     export_definitions,
     push_monitors,
 )
@@ -28,18 +29,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="Datadog notification handle added to each message, e.g. @slack-engineering")
     push.add_argument("--api-url", default=None,
                       help=f"Datadog API base URL (default: DATADOG_API_URL, else https://api.$DD_SITE, "
-                      f"else {DEFAULT_API_URL})")
+                      f"else the sandbox in sandbox mode, else {DEFAULT_API_URL})")
     push.add_argument("--json", action="store_true", help="print a JSON list of name, action, id")
     parser.set_defaults(handler=handle)
 
 
-def api_url(given: str | None) -> str:
+def api_url(given: str | None) -> str | None:
+    """Return the Datadog base URL from --api-url or the environment, or None to use the runtime's."""
     if given:
         return given
     if os.environ.get("DATADOG_API_URL"):
         return os.environ["DATADOG_API_URL"]
     site = os.environ.get("DD_SITE")
-    return f"https://api.{site}" if site else DEFAULT_API_URL
+    return f"https://api.{site}" if site else None
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -58,15 +60,20 @@ def handle(args: argparse.Namespace) -> int:
             user = cli_user()
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
-        api = HttpMonitorAPI(api_url(args.api_url), api_key, app_key)
+        # The runtime's client talks to the sandbox or to Datadog's default site. A
+        # URL given here gets a client of its own, on the same pipeline.
+        url = api_url(args.api_url)
+        client = DatadogClient(runtime.pipeline, url) if url else runtime.client("datadog")
+        assert isinstance(client, DatadogClient)
         try:
-            results = push_monitors(api, definitions, store=runtime.store, user=user)
+            results = push_monitors(ClientMonitorAPI(client), definitions, store=runtime.store, user=user)
         except PermissionDenied as exc:
             raise UsageError(str(exc)) from None
         except DatadogAPIError as exc:
             return fail(str(exc), EXIT_FAILURE)
         finally:
-            api.close()
+            if url:
+                client.close()
     if args.json:
         print_json([result.as_json() for result in results])
     else:

@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("spend", help="show month-to-date spend per vendor against budget")
     parser.add_argument("--month", help="billing month as YYYY-MM (default: the current month, UTC)")
     parser.add_argument("--reconcile", action="store_true",
-                        help="first fetch each vendor's own usage report (Apollo, Clay) and store it")
+                        help="first fetch each vendor's own usage report (Apollo, Clay, SendGrid, "
+                        "Stripe, Anthropic, Datadog) and store it")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=handle)
 

@@ -75,6 +75,9 @@ class AnthropicSandbox(SandboxVendor):
         self._ids = itertools.count(1)
         # Tokens served per (model, token type), the source of the usage and cost reports.
         self.tokens: Counter[tuple[str, str]] = Counter()
+        # Cost of usage outside this console (another workspace's keys), set through
+        # /_admin/usage and reported as one more cost report item, in cents.
+        self.external_cents = 0.0
 
     def authenticate(self, request: SandboxRequest) -> bool:
         return bool(request.header("x-api-key"))
@@ -228,9 +231,38 @@ class AnthropicSandbox(SandboxVendor):
                     "token_type": token_type, "service_tier": "standard",
                     "context_window": "0-200k", "workspace_id": None,
                 })
+        with self.lock:
+            external_cents = self.external_cents
+        if cost and external_cents:
+            results.append({
+                "currency": "USD", "amount": f"{external_cents:.6f}", "cost_type": "tokens",
+                "description": "usage outside this console", "model": None,
+                "token_type": None, "service_tier": "standard", "context_window": "0-200k",
+                "workspace_id": "wrkspc_sandbox_other",
+            })
         bucket = {"starting_at": start.isoformat().replace("+00:00", "Z"),
                   "ending_at": end.isoformat().replace("+00:00", "Z"), "results": results}
         return SandboxResponse(200, {"data": [bucket], "has_more": False, "next_page": None})
+
+    def token_cents(self) -> float:
+        """Return the cost of the tokens served so far, in cents, as the cost report prices them."""
+        with self.lock:
+            tokens = dict(self.tokens)
+        cents = 0.0
+        for (model, token_type), count in tokens.items():
+            input_price, output_price = price_of(model)
+            price = output_price if token_type == "output_tokens" else input_price
+            cents += count * price / 1_000_000 * 100
+        return cents
+
+    def set_cost_usd(self, usd: float) -> None:
+        """Set the cost the report shows; what the served tokens do not explain is usage elsewhere."""
+        served = self.token_cents()
+        if usd * 100 < served:
+            raise ValueError(f"cost_usd {usd!r} is below the {served / 100:.2f} USD of tokens "
+                             "already served")
+        with self.lock:
+            self.external_cents = usd * 100 - served
 
     def stats(self) -> dict[str, object]:
         data = super().stats()
@@ -242,6 +274,7 @@ class AnthropicSandbox(SandboxVendor):
         super().reset()
         with self.lock:
             self.tokens.clear()
+            self.external_cents = 0.0
 
 
 def price_of(model: str) -> tuple[float, float]:

@@ -1,6 +1,6 @@
 """Datadog in its wire format: key validation, metric intake v2, monitors, estimated cost.
 
-Monitors live in memory, so a monitor created through the API is in the next list.
+Monitors live in memory, so a monitor created or updated through the API is in the next list.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ class DatadogSandbox(SandboxVendor):
         self._monitor_ids = itertools.count(1001)
         self.points_received = 0
         self.metric_names: set[str] = set()
+        # On-demand cost on top of the committed Pro fee, set through /_admin/usage.
+        self.on_demand_usd = 0.0
 
     def authenticate(self, request: SandboxRequest) -> bool:
         return bool(request.header("dd-api-key"))
@@ -67,6 +69,8 @@ class DatadogSandbox(SandboxVendor):
                 return SandboxResponse(200, list(self.monitors.values()))
         if request.method == "GET" and len(parts) == 4 and parts[:3] == ["api", "v1", "monitor"]:
             return self._get_monitor(parts[3])
+        if request.method == "PUT" and len(parts) == 4 and parts[:3] == ["api", "v1", "monitor"]:
+            return self._update_monitor(parts[3], request)
         if request.method == "GET" and parts == ["api", "v2", "usage", "estimated_cost"]:
             return self._estimated_cost(request)
         return self.error(404, f"no route {request.method} {request.path}")
@@ -119,6 +123,29 @@ class DatadogSandbox(SandboxVendor):
             self.monitors[monitor_id] = monitor
         return SandboxResponse(200, monitor)
 
+    def _update_monitor(self, raw_id: str, request: SandboxRequest) -> SandboxResponse:
+        """Replace the editable fields the body names; the id, creator and created time stay."""
+        body = request.json()
+        if not isinstance(body, dict):
+            return self.error(400, "request body must be a JSON object")
+        empty = [key for key in ("name", "type", "query") if key in body and not body[key]]
+        if empty:
+            return self.error(400, f"fields must not be empty: {', '.join(empty)}")
+        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        with self.lock:
+            monitor = self.monitors.get(int(raw_id)) if raw_id.isdigit() else None
+            if monitor is None:
+                return self.error(404, "Monitor not found")
+            for key in ("name", "type", "query", "message", "priority"):
+                if key in body:
+                    monitor[key] = body[key]
+            if "tags" in body:
+                monitor["tags"] = list(body["tags"] or [])
+            if "options" in body:
+                monitor["options"] = dict(body["options"] or {})
+            monitor["modified"] = now
+            return SandboxResponse(200, dict(monitor))
+
     def _get_monitor(self, raw_id: str) -> SandboxResponse:
         with self.lock:
             monitor = self.monitors.get(int(raw_id)) if raw_id.isdigit() else None
@@ -134,9 +161,11 @@ class DatadogSandbox(SandboxVendor):
             datetime.strptime(month, "%Y-%m")
         except ValueError:
             return self.error(400, f"start_month {month!r} is not YYYY-MM")
+        with self.lock:
+            on_demand = self.on_demand_usd
         charges = [
             {"product_name": "infra_host", "charge_type": "committed", "cost": PRO_PLAN_USD},
-            {"product_name": "custom_metrics", "charge_type": "on_demand", "cost": 0.0},
+            {"product_name": "custom_metrics", "charge_type": "on_demand", "cost": on_demand},
         ]
         total = sum(float(charge["cost"]) for charge in charges)  # type: ignore[arg-type]
         return SandboxResponse(200, {"data": [{
@@ -146,6 +175,13 @@ class DatadogSandbox(SandboxVendor):
                            "region": "us", "date": f"{month}-01T00:00:00+00:00",
                            "total_cost": total, "charges": charges},
         }]})
+
+    def set_cost_usd(self, usd: float) -> None:
+        """Set the month's estimated cost; what exceeds the Pro fee is billed as custom metrics."""
+        if usd < PRO_PLAN_USD:
+            raise ValueError(f"cost_usd {usd!r} is below the committed Pro fee of {PRO_PLAN_USD:g} USD")
+        with self.lock:
+            self.on_demand_usd = usd - PRO_PLAN_USD
 
     def stats(self) -> dict[str, object]:
         data = super().stats()
@@ -161,4 +197,5 @@ class DatadogSandbox(SandboxVendor):
             self.monitors.clear()
             self.points_received = 0
             self.metric_names.clear()
+            self.on_demand_usd = 0.0
 

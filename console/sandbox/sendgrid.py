@@ -168,6 +168,11 @@ class SendGridSandbox(SandboxVendor):
             days.append({"date": day.isoformat(), "stats": [{"metrics": metrics}]})
         return SandboxResponse(200, days)
 
+    def set_credits_used(self, credits: int) -> None:
+        """Set the e-mail credits used this period, as if sent outside this console."""
+        with self.lock:
+            self.credits_used = credits
+
     def stats(self) -> dict[str, object]:
         data = super().stats()
         with self.lock:

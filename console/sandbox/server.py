@@ -9,7 +9,10 @@ Paths are the vendor's own under a per-vendor prefix, e.g.
     GET  /_admin/statsd                 DogStatsD metrics the UDP listener received
     POST /_admin/reset                  normal mode, counters and credits back to the start
     POST /_admin/usage                  {"vendor": "apollo", "credits_used": 420}: set the usage
-                                        the vendor reports, as if credits were spent elsewhere
+                                        the vendor reports, as if credits were spent elsewhere;
+                                        {"vendor": "stripe", "cost_usd": 12.5} sets the month's
+                                        cost of a vendor that reports dollars (Stripe fees,
+                                        Anthropic cost report, Datadog estimated cost)
 """
 
 from __future__ import annotations
@@ -145,16 +148,26 @@ class Sandbox:
         try:
             payload = json.loads(body or b"{}")
             vendor = self.vendors[str(payload["vendor"])]
-            credits = payload["credits_used"]
-            if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
-                raise ValueError(f"credits_used must be a whole number >= 0, got {credits!r}")
+            if "cost_usd" in payload:
+                field, value = "cost_usd", payload["cost_usd"]
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise ValueError(f"cost_usd must be a number of US dollars >= 0, got {value!r}")
+            else:
+                field, value = "credits_used", payload["credits_used"]
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"credits_used must be a whole number >= 0, got {value!r}")
         except (KeyError, ValueError) as exc:
             return SandboxResponse(400, {"error": f"invalid usage request: {exc}"})
-        setter = getattr(vendor, "set_credits_used", None)
+        setter = getattr(vendor, f"set_{field}", None)
         if setter is None:
-            return SandboxResponse(400, {"error": f"sandbox {vendor.name} has no credit usage to set"})
-        setter(credits)
-        log.info("sandbox usage for %s set to %d credits", vendor.name, credits)
+            other = "cost_usd" if field == "credits_used" else "credits_used"
+            return SandboxResponse(400, {"error": f"invalid usage request: sandbox {vendor.name} "
+                                                  f"reports no {field}; send {other} instead"})
+        try:
+            setter(value)
+        except ValueError as exc:
+            return SandboxResponse(400, {"error": f"invalid usage request: {exc}"})
+        log.info("sandbox usage for %s: %s set to %s", vendor.name, field, value)
         return SandboxResponse(200, {vendor.name: vendor.stats()})
 
 

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -374,6 +375,28 @@ class StripeSandbox(SandboxVendor):
             self.subscriptions[str(subscription["id"])] = subscription
         self.charge(str(subscription["id"]))
         return SandboxResponse(200, subscription)
+
+    def set_cost_usd(self, usd: float) -> None:
+        """Bring this month's charge fees to `usd` with one charge made outside this console.
+
+        The charge's fee is the difference, so `usd` below the fees already taken
+        raises ValueError. Its amount is a made-up gross of 20 times the fee.
+        """
+        now = datetime.now(UTC)
+        month_start = int(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp())
+        with self.lock:
+            taken = sum(int(t["fee"]) for t in self.transactions
+                        if t["type"] in ("charge", "payment") and int(t["created"]) >= month_start)
+            missing = round(usd * 100) - taken
+            if missing < 0:
+                raise ValueError(f"cost_usd {usd!r} is below the {taken / 100:.2f} USD of fees "
+                                 "already taken this month")
+            if missing:
+                transaction = self._add_charge(missing * 20, int(now.timestamp()),
+                                               "charge made outside this console")
+                transaction["fee"] = missing
+                transaction["fee_details"][0]["amount"] = missing
+                transaction["net"] = transaction["amount"] - missing
 
     def stats(self) -> dict[str, object]:
         data = super().stats()

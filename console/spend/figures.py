@@ -1,4 +1,4 @@
-"""Month-to-date spend per vendor, from the per-minute rollups summed per day.
+"""Month-to-date spend per vendor, from the daily rollups (one row per day, vendor, operation, outcome).
 
 Conventions, shared by the Spend page, `roleferry-console spend` and the tests:
 
@@ -17,17 +17,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, cast, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import func, select
 
 from clients.recording import SUCCESS
 from clients.registry import REGISTRY
 from console.spend.plans import VendorPlan
 from console.spend.pricing import allowance_cost_usd
 from console.store import Store
-from console.store.models import Rollup
+from console.store.models import DailyRollup
 from console.store.spend_models import VendorUsageSnapshot
 from console.store.times import as_utc, utcnow
 
@@ -195,15 +194,6 @@ class SpendReport:
         return [asdict(row) for row in self.daily]
 
 
-def _day_column(store: Store) -> ColumnElement[object]:
-    # SQLite keeps datetimes as ISO text, and date() returns its YYYY-MM-DD part.
-    # PostgreSQL cuts a timestamptz into days in the session's time zone unless
-    # it is first converted to UTC.
-    if store.dialect == "sqlite":
-        return func.date(Rollup.minute)
-    return cast(func.timezone("UTC", Rollup.minute), Date)
-
-
 def _as_date(value: object) -> date:
     if isinstance(value, datetime):
         return value.date()
@@ -213,17 +203,19 @@ def _as_date(value: object) -> date:
 
 
 def daily_usage(store: Store, month: date) -> dict[str, dict[date, tuple[int, float, float, float]]]:
-    """Return calls, credits, metered cost and enriched credits per vendor and day of `month`."""
-    start = datetime.combine(month, datetime.min.time(), UTC)
-    end = datetime.combine(next_month(month), datetime.min.time(), UTC)
-    day = _day_column(store)
-    succeeded = Rollup.outcome == SUCCESS
+    """Return calls, credits, metered cost and enriched credits per vendor and day of `month`.
+
+    Reads the daily rollups, about 30 rows per vendor, operation and outcome for a
+    month. The recorder cuts their days in UTC, the same as the month bounds here.
+    """
+    succeeded = DailyRollup.outcome == SUCCESS
     with store.session() as session:
         rows = session.execute(
-            select(day, Rollup.vendor, func.sum(Rollup.calls), func.sum(Rollup.credits),
-                   func.sum(Rollup.cost_usd), func.sum(Rollup.credits).filter(succeeded))
-            .where(Rollup.minute >= start, Rollup.minute < end)
-            .group_by(day, Rollup.vendor)
+            select(DailyRollup.day, DailyRollup.vendor, func.sum(DailyRollup.calls),
+                   func.sum(DailyRollup.credits), func.sum(DailyRollup.cost_usd),
+                   func.sum(DailyRollup.credits).filter(succeeded))
+            .where(DailyRollup.day >= month, DailyRollup.day < next_month(month))
+            .group_by(DailyRollup.day, DailyRollup.vendor)
         ).all()
     usage: dict[str, dict[date, tuple[int, float, float, float]]] = {}
     for day_value, vendor, calls, credits, cost, enriched in rows:
@@ -245,12 +237,12 @@ def month_options(store: Store, now: datetime | None = None, recent: int = 12) -
     """Months to pick from, newest first: the last `recent` months and any older month with rollups."""
     current = (now or utcnow()).date().replace(day=1)
     with store.session() as session:
-        oldest = session.scalar(select(func.min(Rollup.minute)))
+        oldest = session.scalar(select(func.min(DailyRollup.day)))
     first = current
     for _ in range(recent - 1):
         first = (first - timedelta(days=1)).replace(day=1)
     if oldest is not None:
-        first = min(first, as_utc(oldest).date().replace(day=1))
+        first = min(first, _as_date(oldest).replace(day=1))
     months = []
     month = first
     while month <= current:

@@ -12,17 +12,22 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from clients.anthropic import AnthropicClient
 from clients.apollo import ApolloClient
 from clients.clay import ClayClient
+from clients.datadog import DatadogClient
 from clients.errors import MalformedResponse, VendorError
 from clients.http import json_body, raise_for_status, request_id_of, transport_errors
 from clients.pipeline import Reply
+from clients.sendgrid import SendGridClient
+from clients.stripe import StripeClient
 from console.runtime import Runtime
 from console.spend.figures import month_label, spend_report
 from console.spend.plans import VendorPlan
+from console.spend.pricing import fees_from_balance_transactions
 from console.store.spend_models import VendorUsageSnapshot
 from console.store.times import as_utc, utcnow
 
@@ -93,10 +98,72 @@ def fetch_clay(runtime: Runtime) -> VendorUsage:
     return VendorUsage(float(used), None, "people search period_quota.data_credits.used")
 
 
+def _month_start(now: datetime) -> datetime:
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def fetch_sendgrid(runtime: Runtime) -> VendorUsage:
+    """Read the e-mail credits used this period from GET /v3/user/credits (a free call)."""
+    client = runtime.client("sendgrid")
+    assert isinstance(client, SendGridClient)
+    body = client.credits().value
+    used = body.get("used")
+    if isinstance(used, bool) or not isinstance(used, int | float):
+        raise MalformedResponse(f"credits response has no numeric 'used', got {used!r}",
+                                vendor="sendgrid", operation="credits")
+    return VendorUsage(float(used), None, "/v3/user/credits used")
+
+
+def fetch_stripe(runtime: Runtime) -> VendorUsage:
+    """Sum Stripe's fees on this month's charges from the balance transactions.
+
+    Only charge and payment transactions count (see
+    console.spend.pricing.fees_from_balance_transactions), because our metering
+    prices the fee of each successful charge.
+    """
+    client = runtime.client("stripe")
+    assert isinstance(client, StripeClient)
+    since = _month_start(utcnow())
+    report = client.balance_transactions(created_gte=int(since.timestamp()))
+    if report.truncated:
+        raise UsageUnavailable(f"Stripe listed more than {report.pages} pages of balance "
+                               "transactions this month; the fee sum would be partial")
+    usd = [asdict(transaction) for transaction in report.transactions if transaction.currency == "usd"]
+    return VendorUsage(None, fees_from_balance_transactions(usd),
+                       f"balance transactions since {since:%Y-%m-%d}, fees of charges and payments")
+
+
+def fetch_anthropic(runtime: Runtime) -> VendorUsage:
+    """Read this month's cost from the Admin API cost report (needs ANTHROPIC_ADMIN_KEY).
+
+    NOTE: the client reads only the report's first page, which Anthropic caps at
+    7 daily buckets by default, so against the live API a month later than its
+    7th day is under-reported. The sandbox returns one bucket for any range.
+    """
+    client = runtime.client("anthropic")
+    assert isinstance(client, AnthropicClient)
+    now = utcnow()
+    report = client.cost_report(_month_start(now), now).value
+    return VendorUsage(None, report.total_usd, "admin cost report, tokens and other costs")
+
+
+def fetch_datadog(runtime: Runtime) -> VendorUsage:
+    """Read Datadog's estimated cost for this month (needs billing_read on the application key)."""
+    client = runtime.client("datadog")
+    assert isinstance(client, DatadogClient)
+    month = f"{utcnow():%Y-%m}"
+    estimate = client.estimated_cost(month).value
+    return VendorUsage(None, estimate.total_usd, f"estimated cost for {month}")
+
+
 # Vendors with a usage report; a vendor missing here is shown without a vendor figure.
 FETCHERS: dict[str, Fetcher] = {
     "apollo": fetch_apollo,
     "clay": fetch_clay,
+    "sendgrid": fetch_sendgrid,
+    "stripe": fetch_stripe,
+    "anthropic": fetch_anthropic,
+    "datadog": fetch_datadog,
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -24,6 +24,8 @@ from clients.recording import SUCCESS, CallRecord
 from clients.registry import REGISTRY
 from clients.registry.spec import VendorSpec
 from console.recorder import BATCH_SIZE, rollup_rows, upsert_rollups, write_records
+from console.spend.plans import ChargeFee, TokenPrice, shipped_plans
+from console.spend.pricing import charge_fee_usd, token_cost_usd
 from console.store import Store
 from console.store.models import Rollup
 from console.store.times import as_utc, utcnow
@@ -40,6 +42,21 @@ FAILURE_RATE = 0.02
 INCIDENT_CALLS = 3
 
 
+# Monthly prices of the sandbox Stripe subscriptions, in USD, and how often each is sold.
+SUBSCRIPTION_PRICES_USD = (49.0, 199.0)
+SUBSCRIPTION_WEIGHTS = (7, 3)
+# Claude models the drafting feature uses, and each one's share of the messages.
+CLAUDE_MODELS = ("claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-5")
+CLAUDE_WEIGHTS = (5, 4, 1)
+# Tokens of one drafting message: the prompt carries a candidate profile and a job
+# description, the reply is a short e-mail.
+PROMPT_TOKENS = (12_000, 3_000)
+REPLY_TOKENS = (1_000, 300)
+
+# Draws the credits and the metered cost in USD of one successful call.
+Meter = Callable[[random.Random], tuple[float, float]]
+
+
 class SeedRefused(Exception):
     """The store already contains call history in the window, which seeding would double."""
 
@@ -54,6 +71,37 @@ class Operation:
     empty_share: float
     latency_ms: float
     enrichment: bool = False
+    # Replaces `credits` for calls metered in money rather than credits at the
+    # overage price (Stripe's fee on a charge, Anthropic's tokens by model).
+    meter: Meter | None = None
+
+
+def stripe_charge_meter(fee: ChargeFee) -> Meter:
+    """Meter a new subscription: one successful charge of its first month, and Stripe's fee on it."""
+
+    def meter(rng: random.Random) -> tuple[float, float]:
+        amount = rng.choices(SUBSCRIPTION_PRICES_USD, SUBSCRIPTION_WEIGHTS)[0]
+        return 1.0, charge_fee_usd(fee, amount)
+
+    return meter
+
+
+def claude_message_meter(prices: dict[str, TokenPrice]) -> Meter:
+    """Meter one drafting message: its tokens as credits, priced by the model drawn for it."""
+
+    def meter(rng: random.Random) -> tuple[float, float]:
+        model = rng.choices(CLAUDE_MODELS, CLAUDE_WEIGHTS)[0]
+        input_tokens = max(int(rng.gauss(*PROMPT_TOKENS)), 100)
+        output_tokens = max(int(rng.gauss(*REPLY_TOKENS)), 20)
+        return float(input_tokens + output_tokens), token_cost_usd(prices, model, input_tokens, output_tokens)
+
+    return meter
+
+
+# The shipped plans price the seeded Stripe and Anthropic calls, so a
+# deployment's plans file does not change the history a seed writes.
+_SHIPPED = shipped_plans()
+_STRIPE_FEE = _SHIPPED["stripe"].charge_fee or ChargeFee(2.9, 0.30)
 
 
 # Apollo's monthly allowance is 1,000 credits, so about 48 a weekday plus the
@@ -68,6 +116,33 @@ PROFILES: dict[str, tuple[Operation, ...]] = {
         Operation("people_search", 18, (0, 0), 0.0, 650.0),
         Operation("email_lookup", 14, (1, 3), 0.2, 1800.0, enrichment=True),
         Operation("me", 24, (0, 0), 0.0, 120.0),
+    ),
+    # About 1,000 e-mails a weekday (a send reaches 1 to 4 recipients), so a month
+    # stays well inside the 50,000 e-mails of the Essentials plan.
+    "sendgrid": (
+        Operation("send", 400, (1, 4), 0.0, 180.0),
+        Operation("credits", 24, (0, 0), 0.0, 110.0),
+        Operation("stats", 4, (0, 0), 0.0, 240.0),
+    ),
+    # Six new subscriptions a weekday. Each first invoice is one card charge.
+    "stripe": (
+        Operation("balance", 24, (0, 0), 0.0, 150.0),
+        Operation("create_customer", 6, (0, 0), 0.0, 320.0),
+        Operation("create_subscription", 6, (1, 1), 0.0, 650.0, meter=stripe_charge_meter(_STRIPE_FEE)),
+        Operation("balance_transactions", 2, (0, 0), 0.0, 400.0),
+    ),
+    # Drafting messages, roughly $10 a weekday at the shipped token prices.
+    "anthropic": (
+        Operation("list_models", 24, (0, 0), 0.0, 140.0),
+        Operation("message", 300, (0, 0), 0.0, 4200.0,
+                  meter=claude_message_meter(_SHIPPED["anthropic"].token_prices)),
+        Operation("count_tokens", 40, (0, 0), 0.0, 160.0),
+    ),
+    # Nothing metered: the Pro plan's fixed fee is the whole bill.
+    "datadog": (
+        Operation("validate", 24, (0, 0), 0.0, 90.0),
+        Operation("list_monitors", 6, (0, 0), 0.0, 210.0),
+        Operation("estimated_cost", 1, (0, 0), 0.0, 520.0),
     ),
 }
 
@@ -136,7 +211,9 @@ def day_records(spec: VendorSpec, day: date, now: datetime, outage_day: date | N
             record = CallRecord(vendor=spec.name, operation=operation.name, outcome=SUCCESS, mode=mode,
                                 started_at=started_at, latency_ms=latency, attempts=1, status_code=200,
                                 request_id=f"seed-{rng.getrandbits(48):012x}")
-            if error is None:
+            if error is None and operation.meter is not None:
+                record.credits, record.cost_usd = operation.meter(rng)
+            elif error is None:
                 found = rng.random() >= operation.empty_share
                 record.credits = float(rng.randint(*operation.credits)) if found else 0.0
                 record.cost_usd = record.credits * spec.usd_per_credit
