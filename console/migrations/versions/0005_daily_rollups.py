@@ -27,13 +27,19 @@ def upgrade() -> None:
         sa.Column("cost_usd", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("day", "vendor", "operation", "outcome"),
     )
-    # Backfill from the minute rollups a store already has.
+    # Fill from the minute rollups a store already has, by UTC day. SQLite keeps
+    # the minute as text, where CAST(... AS DATE) yields only the year; PostgreSQL
+    # would cut days in the session's time zone without the conversion.
+    if op.get_bind().dialect.name == "postgresql":
+        day = "CAST(timezone('UTC', minute) AS DATE)"
+    else:
+        day = "date(minute)"
     op.execute(
         "INSERT INTO daily_rollups (day, vendor, operation, outcome, calls, breaker_failures, "
         "latency_ms_sum, credits, cost_usd) "
-        "SELECT CAST(minute AS DATE), vendor, operation, outcome, SUM(calls), SUM(breaker_failures), "
+        f"SELECT {day}, vendor, operation, outcome, SUM(calls), SUM(breaker_failures), "
         "SUM(latency_ms_sum), SUM(credits), SUM(cost_usd) FROM rollups "
-        "GROUP BY CAST(minute AS DATE), vendor, operation, outcome"
+        f"GROUP BY {day}, vendor, operation, outcome"
     )
 
 
