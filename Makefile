@@ -19,7 +19,7 @@ run: $(STAMP)
 test: $(STAMP)
 	scripts/test-services
 	$(PY) -m ruff check clients console pages tests $(wildcard bench)
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check clients console pages tests $(wildcard bench)
