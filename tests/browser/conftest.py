@@ -56,7 +56,7 @@ def sandbox(workdir: Path) -> Iterator[SandboxProcess]:
 
 
 def _start_console(directory: Path, sandbox: SandboxProcess, roles: str = "") -> ConsoleProcess:
-    directory.mkdir()
+    directory.mkdir(exist_ok=True)
     console = ConsoleProcess(directory, sandbox.url, roles=roles)
     try:
         console.start()
@@ -137,3 +137,17 @@ def apollo_outage(console: ConsoleProcess, sandbox: SandboxProcess) -> Iterator[
     sandbox.set_fault("apollo", "normal")
     result = console.cli("breaker", "apollo", "reset", "--reason", "browser test restores Apollo")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="session")
+def leadership_console(workdir: Path, sandbox: SandboxProcess) -> Iterator[ConsoleProcess]:
+    """A second console whose sandbox user has only the leadership role, on a store with 45 days of history."""
+    directory = workdir / "leadership"
+    directory.mkdir()
+    seeder = ConsoleProcess(directory, sandbox.url)
+    seeded = seeder.cli("sandbox", "seed-history", "--days", "45", timeout=120)
+    if seeded.returncode != 0:
+        pytest.fail(f"seed-history failed with exit code {seeded.returncode}: {seeded.stderr}", pytrace=False)
+    server = _start_console(directory, sandbox, roles="leadership")
+    yield server
+    server.stop()
