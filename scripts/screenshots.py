@@ -28,8 +28,8 @@ BACKFILL_CSV = "domain,titles\nacme.com,VP Engineering;CTO\ninitech.com,Head of 
 
 def save(page: Page, directory: Path, name: str) -> None:
     wait_until_idle(page)
-    # Streamlit scrolls inside its main container, so a full-page screenshot would
-    # stop at the viewport; a viewport as tall as the content shows all of it.
+    # Streamlit scrolls inside its main container, so a full-page screenshot
+    # stops at the viewport. A viewport as tall as the content shows all of it.
     height = page.get_by_test_id("stMain").evaluate("element => element.scrollHeight")
     page.set_viewport_size({"width": VIEWPORT["width"], "height": max(int(height), VIEWPORT["height"])})
     wait_until_idle(page)

@@ -18,7 +18,7 @@ from tests.browser.launch import ROOT, ConsoleProcess, LaunchFailed, SandboxProc
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-except ImportError:  # the message below says what to install
+except ImportError:  # playwright_browser fails with the install command
     sync_playwright = None
 
 # Every wait for an element gives up after this many milliseconds.
