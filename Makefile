@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install
+.PHONY: run test lint install screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,7 +19,12 @@ run: $(STAMP)
 test: $(STAMP)
 	scripts/test-services
 	$(PY) -m ruff check clients console pages tests $(wildcard bench)
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check clients console pages tests $(wildcard bench)
+
+# One PNG of each console page in docs/screenshots/, from a console with seeded history.
+screenshots: $(STAMP)
+	scripts/test-services
+	$(PY) scripts/screenshots.py

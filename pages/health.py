@@ -46,6 +46,7 @@ def live_panel() -> None:
                 right.metric(f"{row.credit_unit.capitalize()} left", credits)
                 st.caption(f"Breaker {row.breaker} · key {row.key}"
                            + (f" · {row.reason}" if row.reason else ""))
+                st.markdown(f"[Runbook]({runbook_path(row.vendor)})")
 
     # Evaluating here too keeps alerts and their notifications current while
     # someone watches Health; the stored state makes repeated evaluations harmless.
