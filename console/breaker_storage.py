@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -10,11 +11,13 @@ from typing import NamedTuple
 
 import pybreaker
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from console.store import Store
 from console.store.models import BreakerEvent, BreakerRow
 from console.store.times import as_utc, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class _Row(NamedTuple):
@@ -116,11 +119,19 @@ def record_transition(store: Store, vendor: str, old: str, new: str, cause: str)
 
     Every process sharing a breaker sees the change (pybreaker notifies when its
     cached state differs from storage), so a repeat of the newest event is dropped.
+    Touching the breaker's row first takes its write lock, so two processes that
+    notice the same change at once check and insert one after the other. A
+    failure is logged, never raised: the listener runs inside a vendor call.
     """
-    with store.session() as session:
-        latest = session.scalars(select(BreakerEvent).where(BreakerEvent.vendor == vendor)
-                                 .order_by(BreakerEvent.id.desc()).limit(1)).first()
-        if latest is not None and latest.new_state == new:
-            return
-        session.add(BreakerEvent(at=utcnow(), vendor=vendor, old_state=old, new_state=new,
-                                 cause=cause[:1000]))
+    try:
+        with store.session() as session:
+            session.execute(update(BreakerRow).where(BreakerRow.name == vendor)
+                            .values(name=BreakerRow.name))
+            latest = session.scalars(select(BreakerEvent).where(BreakerEvent.vendor == vendor)
+                                     .order_by(BreakerEvent.id.desc()).limit(1)).first()
+            if latest is not None and latest.new_state == new:
+                return
+            session.add(BreakerEvent(at=utcnow(), vendor=vendor, old_state=old, new_state=new,
+                                     cause=cause[:1000]))
+    except SQLAlchemyError:
+        log.exception("failed to record breaker %s transition %s -> %s", vendor, old, new)
