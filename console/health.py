@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
@@ -33,6 +33,7 @@ from console.store.times import as_utc, utcnow
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(minutes=10)
+LAST_SUCCESS_RECENT = timedelta(days=1)
 DEGRADED_ERROR_RATE = 0.10
 
 
@@ -121,12 +122,20 @@ def vendor_health(runtime: Runtime, now: datetime | None = None) -> list[VendorH
             select(DailyRollup.vendor, func.sum(DailyRollup.credits))
             .where(DailyRollup.day >= month_start(now).date()).group_by(DailyRollup.vendor)
         ).all())
-        # One indexed lookup per vendor, newest first, instead of a scan of every rollup.
-        last_success = {
-            name: session.scalar(select(Rollup.minute).where(Rollup.vendor == name, Rollup.outcome == SUCCESS)
-                                 .order_by(Rollup.minute.desc()).limit(1))
-            for name in REGISTRY
-        }
+        # The last day of minute rollups answers for any vendor in use; only an
+        # idle vendor needs the daily rollups, which give the day, not the minute.
+        last_success: dict[str, object] = dict(session.execute(
+            select(Rollup.vendor, func.max(Rollup.minute))
+            .where(Rollup.outcome == SUCCESS, Rollup.minute >= now - LAST_SUCCESS_RECENT)
+            .group_by(Rollup.vendor)
+        ).all())
+        if any(name not in last_success for name in REGISTRY):
+            for vendor, day in session.execute(
+                select(DailyRollup.vendor, func.max(DailyRollup.day)).where(DailyRollup.outcome == SUCCESS)
+                .group_by(DailyRollup.vendor)
+            ).all():
+                if vendor not in last_success and day is not None:
+                    last_success[vendor] = datetime.combine(day, time.min, tzinfo=UTC)
         flags = {(flag.vendor, flag.flag): flag for flag in session.scalars(select(VendorFlag))}
 
     health = []
