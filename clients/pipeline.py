@@ -153,7 +153,7 @@ class Pipeline:
         key = self.secrets.get(secret_name)
         if key is None:
             raise NotConfigured(
-                f"no {secret_name} set; add it to the environment, .env or secrets.toml",
+                f"{secret_name} is unset or empty; set it in the environment, .env or secrets.toml",
                 vendor=spec.name,
                 operation=operation,
             )
@@ -162,9 +162,14 @@ class Pipeline:
     # Step 6.
     def _retrying(self, spec: VendorSpec, deadline: float, idempotent: bool, operation: str) -> Retrying:
         policy = spec.retry
+        breaker = self.vendors[spec.name].breaker
 
         def should_retry(exc: BaseException) -> bool:
             if not isinstance(exc, VendorError) or not exc.retryable:
+                return False
+            # A failure that just tripped the breaker ends the call with that
+            # failure, instead of a backoff sleep followed by CircuitOpen.
+            if breaker.state == "open":
                 return False
             # A request that may have reached the vendor is repeated only when
             # repeating it cannot double its effect.

@@ -65,8 +65,10 @@ class MonitorStatus:
 
 
 def alert_text(monitor: Monitor, old: str, new: str, detail: str) -> str:
+    # The description says what a firing monitor means, so a recovery leaves it out.
+    meaning = f"{monitor.description} " if new in (WARNING, ALERT) else ""
     return (f"[{new.upper()}] {monitor.name}: {detail} (was {old}). "
-            f"{monitor.description} Runbook: {runbook_url(monitor.vendor)}")
+            f"{meaning}Runbook: {runbook_url(monitor.vendor)}")
 
 
 def _store_state(runtime: Runtime, monitor: Monitor, state: str, value: float | None, detail: str,

@@ -22,7 +22,9 @@ from console.ui import describe_roles, get_runtime, require_page_role
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
-st.set_page_config(page_title="RoleFerry integrations", page_icon=":material/hub:", layout="wide")
+# No page_icon: Streamlit fetches a Material icon favicon from Google's font
+# servers, and the console makes no request beyond its own hosts.
+st.set_page_config(page_title="RoleFerry integrations", layout="wide")
 
 runtime = get_runtime()
 # Stops here with a sign-in button until someone is signed in (never in the sandbox),

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from clients.errors import RateLimited
+from clients.errors import CircuitOpen, NotConfigured, RateLimited
 from clients.recording import SUCCESS
 from clients.registry import REGISTRY
 from clients.registry.spec import Plan
@@ -33,6 +33,7 @@ from console.store.times import as_utc, utcnow
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(minutes=10)
+NO_REQUEST_OUTCOMES = frozenset({CircuitOpen.__name__, NotConfigured.__name__})
 LAST_SUCCESS_RECENT = timedelta(days=1)
 DEGRADED_ERROR_RATE = 0.10
 
@@ -140,7 +141,9 @@ def vendor_health(runtime: Runtime, now: datetime | None = None) -> list[VendorH
 
     health = []
     for name, spec in REGISTRY.items():
-        rows = [row for row in window_rows if row[0] == name]
+        # A call the breaker or a missing key stopped never reached the vendor, so
+        # it says nothing about the vendor's error rate or latency.
+        rows = [row for row in window_rows if row[0] == name and row[1] not in NO_REQUEST_OUTCOMES]
         calls = sum(int(row[2] or 0) for row in rows)
         errors = sum(int(row[3] or 0) for row in rows)
         rate_limited = sum(int(row[2] or 0) for row in rows if row[1] == RateLimited.__name__)

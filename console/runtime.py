@@ -7,6 +7,7 @@ calls vendors through `runtime.client(name)`.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -191,9 +192,9 @@ def open_runtime(settings: Settings | None = None, *, start_sandbox: bool = True
         vendors.append(VendorRuntime(spec, breaker, limiter))
 
     recorder = BufferedRecorder(store)
-    if sandbox_server is not None and sandbox_server.statsd is not None:
+    if sandbox_server is not None and sandbox_server.statsd is not None and "DD_DOGSTATSD_PORT" not in os.environ:
         # Metrics from an in-process sandbox go to its own listener, so the console
-        # can show them without a Datadog agent.
+        # can show them without a Datadog agent, unless DD_DOGSTATSD_PORT names one.
         settings = replace(settings, statsd_host=sandbox_server.statsd.host,
                            statsd_port=sandbox_server.statsd.port)
     metrics = Metrics(settings.statsd_host, settings.statsd_port)

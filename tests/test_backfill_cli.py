@@ -55,10 +55,13 @@ def test_backfill_text_output_reports_rows(cli_env, capsys):
 def test_dry_run_calls_no_vendor(cli_env, sandbox, capsys):
     path = write_csv(cli_env / "in.csv", 10, extra="bad,CTO,X\n")
     assert main(["backfill", path, "--dry-run", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
     assert data["dry_run"] is True
     assert data["rows"] == 10
     assert data["invalid"] == 1
+    # With --json the per-row report still goes to stderr, line number first.
+    assert "invalid: line 12, domain:" in captured.err
     assert data["duplicates"] == 0
     assert data["estimated_credits"] == 30
     assert data["estimated_cost_usd"] == pytest.approx(6.0)

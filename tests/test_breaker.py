@@ -94,3 +94,18 @@ def test_concurrent_calls_are_not_serialised(runtime, sandbox):
     # All eight requests were inside the sandbox at the same moment; had the
     # breaker's lock been held across the request, at most one would be.
     assert sandbox_stats(sandbox)["apollo"]["max_in_flight"] == 8
+
+
+def test_trip_ends_call_without_sleep(runtime, sandbox, no_sleep):
+    set_fault(sandbox, "apollo", "down")
+    client = runtime.client("apollo")
+    with pytest.raises(VendorUnavailable):
+        client.health()
+    assert len(no_sleep) == 2
+    with pytest.raises(VendorUnavailable) as caught:
+        client.health()  # failures four and five; the fifth trips the breaker
+    # The call ends with the failure that tripped the breaker, with no backoff
+    # sleep after it and no third attempt to meet CircuitOpen.
+    assert caught.value.record.attempts == 2
+    assert len(no_sleep) == 3
+    assert runtime.breaker("apollo").state == "open"

@@ -61,3 +61,12 @@ def test_percentile_buckets():
     assert percentile_from_buckets(counts, 0.50) == 50.0
     assert percentile_from_buckets(counts, 0.95) == 1000.0
     assert percentile_from_buckets([0] * 9, 0.95) is None
+
+
+def test_breaker_stopped_calls_not_counted(runtime):
+    write_records(runtime.store, [record("apollo", NOW - timedelta(minutes=1), outcome="VendorUnavailable"),
+                                  record("apollo", NOW - timedelta(minutes=1), outcome="CircuitOpen"),
+                                  record("apollo", NOW - timedelta(minutes=1), outcome="CircuitOpen")])
+    apollo = by_vendor(runtime)["apollo"]
+    assert apollo.calls == 1
+    assert apollo.error_rate == 1.0

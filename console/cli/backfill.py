@@ -84,8 +84,8 @@ def handle(args: argparse.Namespace) -> int:
         with runtime_for_command() as runtime:
             if parsed is None:
                 parsed = jobs.applications_without_contacts(runtime.store)
-            if not args.json:
-                _print_report(parsed)
+            # The report goes to stderr, so --json output on stdout stays one object.
+            _print_report(parsed)
             if not parsed.rows:
                 raise UsageError("no valid rows to backfill; fix the rows listed above")
             try:
@@ -121,8 +121,7 @@ def _dry_run(args: argparse.Namespace, parsed: ParsedUpload | None) -> int:
             parsed = jobs.applications_without_contacts(store)
         finally:
             store.dispose()
-    if not args.json:
-        _print_report(parsed)
+    _print_report(parsed)
     result = estimate(settings, len(parsed.rows), invalid=parsed.invalid_count,
                       duplicates=parsed.duplicate_count)
     if args.json:

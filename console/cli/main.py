@@ -7,11 +7,12 @@ stdout, messages to stderr.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from console.cli import alerts, backfill, breaker, enrich, health, monitors, probe, run, sandbox, spend, worker
-from console.cli.common import EXIT_BAD_INPUT, UsageError, configure_logging, fail
+from console.cli.common import EXIT_BAD_INPUT, EXIT_OK, UsageError, configure_logging, fail
 
 # Each module adds its subcommand with `register(subparsers)` and sets `handler`.
 COMMANDS = (run, sandbox, enrich, health, probe, backfill, worker, spend, alerts, breaker, monitors)
@@ -42,6 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc))
     except KeyboardInterrupt:
         return fail("interrupted", 130)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away; point stdout at nothing so the
+        # interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

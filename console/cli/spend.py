@@ -95,3 +95,6 @@ def print_table(report: SpendReport) -> None:
     print(f"{'total':<10} {_money(total['fixed_usd']):>10} {_money(total['metered_usd']):>10} "
           f"{_money(total['total_usd']):>10} {_money(total['budget_usd']):>10} {'':>6} "
           f"{_money(total['projected_usd']):>10}")
+    if not any(day.calls for day in report.daily):
+        print(f"no calls recorded in {report.month:%Y-%m}: the figures are the plans' fixed fees only",
+              file=sys.stderr)
