@@ -72,6 +72,8 @@ def change_breaker(runtime: Runtime, user: User, vendor: str, action: str, reaso
         if action == "reset":
             with runtime.store.session() as session:
                 session.execute(delete(BreakerOverride).where(BreakerOverride.vendor == vendor))
+            if runtime.overrides is not None:
+                runtime.overrides.clear()
             # Closing a closed breaker with no failures counted would only log a
             # closed -> closed transition.
             if breaker.stored_state != "closed" or breaker.fail_counter:
@@ -83,5 +85,7 @@ def change_breaker(runtime: Runtime, user: User, vendor: str, action: str, reaso
         with runtime.store.session() as session:
             session.merge(BreakerOverride(vendor=vendor, mode=mode, reason=override.reason,
                                           set_by=user.name, set_at=override.set_at))
+        if runtime.overrides is not None:
+            runtime.overrides.clear()
         log.warning("breaker %s forced %s by %s: %s", vendor, mode, user.name, reason)
         return override

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Protocol
 
 import pybreaker
 from pyrate_limiter import AbstractBucket, Rate
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from clients.anthropic import AnthropicClient
@@ -81,6 +84,39 @@ def ratelimit_path(settings: Settings) -> Path:
     return settings.var_dir / "ratelimit.sqlite"
 
 
+class OverrideLookup:
+    """Breaker overrides as every call checks them: all vendors in one read, kept
+    for CACHE_SECONDS.
+
+    Another process sees a forced breaker up to CACHE_SECONDS after it is set;
+    this process sees its own changes at once, because `clear` runs after each.
+    """
+
+    CACHE_SECONDS = 0.25
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._overrides: dict[str, tuple[str, str]] | None = None
+        self._read_at = 0.0
+
+    def __call__(self, vendor: str) -> tuple[str, str] | None:
+        with self._lock:
+            if self._overrides is not None and self._clock() - self._read_at < self.CACHE_SECONDS:
+                return self._overrides.get(vendor)
+        query = select(BreakerOverride.vendor, BreakerOverride.mode, BreakerOverride.reason)
+        with self.store.engine.connect() as connection:
+            overrides = {row.vendor: (row.mode, row.reason) for row in connection.execute(query)}
+        with self._lock:
+            self._overrides, self._read_at = overrides, self._clock()
+        return overrides.get(vendor)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._overrides = None
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -92,6 +128,8 @@ class Runtime:
     sandbox_url: str | None
     sandbox_server: SandboxServer | None = None
     clients: dict[str, VendorClient] = field(default_factory=dict)
+    # Breaker overrides as calls see them; cleared when this process changes one.
+    overrides: OverrideLookup | None = None
 
     @property
     def in_sandbox(self) -> bool:
@@ -125,18 +163,6 @@ def _breaker_storage(settings: Settings, store: Store, vendor: str) -> pybreaker
         namespace = f"{settings.redis_prefix}:breaker:{vendor}"
         return pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, client, namespace=namespace)
     return StoreBreakerStorage(store, vendor)
-
-
-def make_override_lookup(store: Store) -> Callable[[str], tuple[str, str] | None]:
-    """The breaker override lookup: one primary-key read per call, so every process
-    sees an override on its next call instead of after a cache expires."""
-
-    def lookup(vendor: str) -> tuple[str, str] | None:
-        with store.session() as session:
-            row = session.get(BreakerOverride, vendor)
-            return (row.mode, row.reason) if row is not None else None
-
-    return lookup
 
 
 def _bucket(settings: Settings, vendor: str, rates: list[Rate]) -> AbstractBucket:
@@ -178,7 +204,7 @@ def open_runtime(settings: Settings | None = None, *, start_sandbox: bool = True
         handler.addFilter(redaction)
 
     vendors = []
-    override_lookup = make_override_lookup(store)
+    override_lookup = OverrideLookup(store)
     for spec in REGISTRY.values():
         limit = settings.rate_limits.get(spec.name, spec.rate_limit)
         breaker = VendorBreaker(
@@ -203,4 +229,5 @@ def open_runtime(settings: Settings | None = None, *, start_sandbox: bool = True
         base_urls = {name: sandbox_url + spec.sandbox_prefix for name, spec in REGISTRY.items()}
     else:
         base_urls = {name: spec.base_url for name, spec in REGISTRY.items()}
-    return Runtime(settings, store, chain, pipeline, recorder, base_urls, sandbox_url, sandbox_server)
+    return Runtime(settings, store, chain, pipeline, recorder, base_urls, sandbox_url, sandbox_server,
+                   overrides=override_lookup)

@@ -66,11 +66,17 @@ def test_forced_open_sends_enrichment_to_clay(runtime, sandbox):
 
 def test_override_seen_by_other_process(runtime, settings):
     other = open_runtime(settings)
+    clock = [1000.0]
+    other.overrides._clock = lambda: clock[0]
     try:
         change_breaker(runtime, OPS, "apollo", "open", "drill")
         with pytest.raises(CircuitOpen, match="drill"):
             other.breaker("apollo").before_request("people_search")
         change_breaker(runtime, OPS, "apollo", "reset", "drill over")
+        # The other process keeps its read for the cache's lifetime, then sees the reset.
+        with pytest.raises(CircuitOpen, match="drill"):
+            other.breaker("apollo").before_request("people_search")
+        clock[0] += other.overrides.CACHE_SECONDS + 0.01
         other.breaker("apollo").before_request("people_search")
     finally:
         other.close()
