@@ -80,7 +80,7 @@ def fill(store: Store, records: int, seed: int = 11) -> None:
 
 
 def health_from_raw(store: Store) -> list[tuple[object, ...]]:
-    """The Health figures computed straight from call records, as a page would without rollups."""
+    """Compute the Health figures straight from call records, as a page would without rollups."""
     since = NOW - timedelta(minutes=10)
     month = NOW.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     with store.session() as session:

@@ -1,4 +1,4 @@
-"""Extra time the waterfall adds before Clay answers when Apollo is down and its breaker open.
+"""Extra time the waterfall adds before Clay returns contacts when Apollo is down and its breaker open.
 
 Starts the sandbox in its own process with Apollo `down`, opens Apollo's breaker
 by failing calls, then alternates N times between the waterfall (Apollo, then

@@ -1,4 +1,4 @@
-"""What the benchmarks share: a sandbox in its own process and a UDP sink for metrics."""
+"""Shared benchmark helpers: a sandbox in its own process and a UDP sink for metrics."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def sandbox_process(limits: str = "", faults: str = "") -> Iterator[str]:
 
 @contextmanager
 def metrics_sink() -> Iterator[int]:
-    """A bound UDP socket that receives DogStatsD packets and drops them unread."""
+    """Bind a UDP socket that receives DogStatsD packets and drops them unread; yield its port."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()[1]

@@ -32,7 +32,7 @@ class SharedSQLiteBucket(SQLiteBucket):
 
 def open_bucket(path: Path, table: str, rates: list[Rate]) -> SharedSQLiteBucket:
     connection = sqlite3.connect(path, isolation_level="DEFERRED", check_same_thread=False, timeout=30)
-    # WAL without a sync per commit keeps a slot cheap; a power cut can at worst
+    # WAL without a sync per commit keeps a slot cheap. A power cut can at worst
     # forget the last few slots, which loosens the limit for one window.
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")

@@ -21,7 +21,7 @@ def purge_call_records(store: Store, now: datetime | None = None, batch_size: in
     """Delete call records older than RETENTION and return how many went.
 
     Small batches keep each transaction short, so recording and the console's
-    reads are never blocked for long. Rollups are kept: pages read only those.
+    reads wait at most one batch. Rollups are kept, because pages read only those.
     """
     cutoff = (now or utcnow()) - RETENTION
     total = 0

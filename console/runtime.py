@@ -77,7 +77,7 @@ def live_keys_present(chain: SecretChain) -> bool:
 
 
 def ratelimit_path(settings: Settings) -> Path:
-    """The shared SQLite file for rate-limit buckets, next to a SQLite store."""
+    """Return the shared SQLite file for rate-limit buckets, next to a SQLite store."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).parent / "ratelimit.sqlite"
@@ -88,8 +88,8 @@ class OverrideLookup:
     """Breaker overrides as every call checks them: all vendors in one read, kept
     for CACHE_SECONDS.
 
-    Another process sees a forced breaker up to CACHE_SECONDS after it is set;
-    this process sees its own changes at once, because `clear` runs after each.
+    Another process notices a forced breaker up to CACHE_SECONDS after it is set.
+    This process notices its own changes at once, because `clear` runs after each.
     """
 
     CACHE_SECONDS = 0.25

@@ -1,4 +1,4 @@
-"""Migrations upgrade a store that already holds data."""
+"""Migrations upgrade a store that already contains data."""
 
 from __future__ import annotations
 
