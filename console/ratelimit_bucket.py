@@ -1,9 +1,10 @@
 """A pyrate-limiter SQLite bucket shared by every process on one machine.
 
-pyrate-limiter's own cross-process mode takes a file lock around each slot,
-which costs more than the SQLite work itself. Here SQLite's write lock does
-that job: each slot is taken inside BEGIN IMMEDIATE, so the count and the
-insert of one process cannot interleave with another's.
+pyrate-limiter's own cross-process mode takes a file lock around each slot and
+then counts and inserts in separate statements, which costs more than the
+request it guards. Here one INSERT ... SELECT ... WHERE count < limit takes the
+slot: SQLite runs a write statement under its database write lock, so the count
+and the insert of one process cannot interleave with another's.
 """
 
 from __future__ import annotations
@@ -11,12 +12,32 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from pyrate_limiter import Rate, RateItem, SQLiteBucket
+from pyrate_limiter import Decision, Rate, RateItem, SQLiteBucket
+from pyrate_limiter.abstracts.algorithm import ADMITTED
 from pyrate_limiter.buckets.sqlite_bucket import Queries
 
 
 class SharedSQLiteBucket(SQLiteBucket):
+    """A sliding-window log with one rate, admitting an item in one statement."""
+
     def put(self, item: RateItem) -> bool:
+        if len(self.rates) != 1 or item.weight != 1:
+            return self._put_in_transaction(item)
+        rate = self.rates[0]
+        with self.lock:
+            cursor = self.conn.execute(
+                f"INSERT INTO '{self.table}' (name, item_timestamp) SELECT ?, ? "
+                f"WHERE (SELECT COUNT(*) FROM '{self.table}' WHERE item_timestamp > ?) < ?",
+                (item.name, item.timestamp, item.timestamp - rate.interval, rate.limit),
+            )
+            admitted = cursor.rowcount == 1
+            cursor.close()
+            self.conn.commit()
+        # A denial records only the failing rate; pyrate-limiter then works out
+        # the wait from the oldest entry still in the window.
+        return self._record(item, ADMITTED if admitted else Decision(failing_rate=rate))
+
+    def _put_in_transaction(self, item: RateItem) -> bool:
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:

@@ -33,6 +33,10 @@ def save(page: Page, directory: Path, name: str) -> None:
     height = page.get_by_test_id("stMain").evaluate("element => element.scrollHeight")
     page.set_viewport_size({"width": VIEWPORT["width"], "height": max(int(height), VIEWPORT["height"])})
     wait_until_idle(page)
+    # A fragment that refreshes itself shows grey placeholders while it reruns;
+    # wait until every element has its content again.
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=WAIT_MS)
+    page.wait_for_timeout(500)
     path = directory / f"{name}.png"
     page.screenshot(path=str(path))
     page.set_viewport_size(VIEWPORT)
