@@ -90,6 +90,7 @@ class Pipeline:
         self.metrics = metrics
         self._sleep = sleep
         self._rand = rand
+        self._retryings: dict[tuple[str, float, bool, str], Retrying] = {}
 
     def runtime(self, vendor: str) -> VendorRuntime:
         return self.vendors[vendor]
@@ -161,6 +162,19 @@ class Pipeline:
 
     # Step 6.
     def _retrying(self, spec: VendorSpec, deadline: float, idempotent: bool, operation: str) -> Retrying:
+        """Return the retry policy of one kind of call, built once and reused.
+
+        Building a tenacity Retrying costs more than running it; a Retrying keeps
+        its per-call state in thread-local storage, so one instance serves every
+        thread.
+        """
+        key = (spec.name, deadline, idempotent, operation)
+        retrying = self._retryings.get(key)
+        if retrying is None:
+            retrying = self._retryings.setdefault(key, self._build_retrying(spec, deadline, idempotent, operation))
+        return retrying
+
+    def _build_retrying(self, spec: VendorSpec, deadline: float, idempotent: bool, operation: str) -> Retrying:
         policy = spec.retry
         breaker = self.vendors[spec.name].breaker
 
@@ -191,7 +205,8 @@ class Pipeline:
             retry=retry_if_exception(should_retry),
             stop=stop_after_attempt(policy.attempts) | stop_before_delay(deadline),
             wait=wait,
-            sleep=self._sleep,
+            # Looked up at each sleep, so a test can swap `_sleep` after a call has run.
+            sleep=lambda seconds: self._sleep(seconds),
             before_sleep=before_sleep,
             reraise=True,
         )
