@@ -165,7 +165,10 @@ def main() -> None:
             else:
                 parser.error(f"unknown backend {backend!r}; choose sqlite or postgresql")
             print(f"{backend}: {args.records:,} records", file=sys.stderr)
-            rows.append((backend, run_backend(backend, url, args.records, args.repeat, root)))
+            result = run_backend(backend, url, args.records, args.repeat, root)
+            rows.append((backend, result))
+            print(f"  {backend}: " + ", ".join(f"{name} {value:.1f} ms" for name, value in result.items()),
+                  file=sys.stderr, flush=True)
         finally:
             if server is not None:
                 server.stop()
