@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from clients.errors import VendorError
 from clients.recording import CallRecord
-from clients.registry import get_spec
+from clients.registry import Probe, get_spec
+from console.access import TEST_CALL_ROLES, User
+from console.audit import record_audit, require_role_audited
 from console.runtime import Runtime
 
 COST_WARNINGS = {
@@ -57,13 +59,29 @@ def _plain(value: object) -> object:
     return value
 
 
-def run_probe(runtime: Runtime, vendor: str, operation: str | None = None) -> ProbeResult:
-    """Run `operation`, or the vendor's free probe when None. Raises KeyError for unknown names."""
+def run_probe(runtime: Runtime, vendor: str, operation: str | None = None,
+              actor: User | None = None) -> ProbeResult:
+    """Run `operation`, or the vendor's free probe when None. Raises KeyError for unknown names.
+
+    With `actor` set, a probe that spends credits or money or sends mail needs a
+    test-call role (PermissionDenied otherwise) and is written to the audit log.
+    """
     spec = get_spec(vendor)
     probe = spec.free_probe if operation is None else next(
         (p for p in spec.probes if p.operation == operation), None)
     if probe is None:
         raise KeyError(f"{vendor} has no probe {operation!r}")
+    if actor is not None and probe.cost != "free":
+        require_role_audited(runtime.store, actor, TEST_CALL_ROLES, "probe", f"a {probe.cost} test call",
+                             vendor=vendor, detail=probe.operation)
+        result = _run(runtime, vendor, probe)
+        record_audit(runtime.store, actor.name, "probe", vendor=vendor,
+                     detail=f"{probe.operation} ({probe.cost})", outcome="ok" if result.ok else result.outcome)
+        return result
+    return _run(runtime, vendor, probe)
+
+
+def _run(runtime: Runtime, vendor: str, probe: Probe) -> ProbeResult:
     client = runtime.client(vendor)
     try:
         result = client.run_probe(probe.operation)  # type: ignore[attr-defined]

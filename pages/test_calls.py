@@ -13,7 +13,7 @@ st.title("Test calls")
 runtime = get_runtime()
 sandbox_banner(runtime)
 # Probes can spend credits or money or send mail, so the page is for ops.
-require_page_role(TEST_CALL_ROLES, "Test calls")
+user = require_page_role(TEST_CALL_ROLES, "Test calls")
 
 vendor = st.selectbox("Vendor", list(REGISTRY), format_func=lambda name: REGISTRY[name].display_name)
 spec = REGISTRY[vendor]
@@ -34,7 +34,7 @@ if probe.cost != "free":
 st.caption("Request: " + request_summary(runtime, vendor, probe.operation))
 if st.button("Run test call", type="primary", disabled=not confirmed):
     with st.spinner(f"Calling {spec.display_name}…"):
-        st.session_state["probe_result"] = run_probe(runtime, vendor, probe.operation)
+        st.session_state["probe_result"] = run_probe(runtime, vendor, probe.operation, actor=user)
 
 result = st.session_state.get("probe_result")
 if result is not None:
