@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 WINDOW = timedelta(minutes=10)
 NO_REQUEST_OUTCOMES = frozenset({CircuitOpen.__name__, NotConfigured.__name__})
-LAST_SUCCESS_RECENT = timedelta(days=1)
+LAST_SUCCESS_RECENT = timedelta(hours=1)
 DEGRADED_ERROR_RATE = 0.10
 
 
@@ -123,20 +123,18 @@ def vendor_health(runtime: Runtime, now: datetime | None = None) -> list[VendorH
             select(DailyRollup.vendor, func.sum(DailyRollup.credits))
             .where(DailyRollup.day >= month_start(now).date()).group_by(DailyRollup.vendor)
         ).all())
-        # The last day of minute rollups covers any vendor in use; only an
-        # idle vendor needs the daily rollups, which give the day, not the minute.
+        # One grouped query over the last hour covers every vendor in use; an idle
+        # vendor gets one indexed lookup, newest first, instead of a longer scan.
         last_success: dict[str, object] = dict(session.execute(
             select(Rollup.vendor, func.max(Rollup.minute))
             .where(Rollup.outcome == SUCCESS, Rollup.minute >= now - LAST_SUCCESS_RECENT)
             .group_by(Rollup.vendor)
         ).all())
-        if any(name not in last_success for name in REGISTRY):
-            for vendor, day in session.execute(
-                select(DailyRollup.vendor, func.max(DailyRollup.day)).where(DailyRollup.outcome == SUCCESS)
-                .group_by(DailyRollup.vendor)
-            ).all():
-                if vendor not in last_success and day is not None:
-                    last_success[vendor] = datetime.combine(day, time.min, tzinfo=UTC)
+        for name in REGISTRY:
+            if name not in last_success:
+                last_success[name] = session.scalar(
+                    select(Rollup.minute).where(Rollup.vendor == name, Rollup.outcome == SUCCESS)
+                    .order_by(Rollup.minute.desc()).limit(1))
         flags = {(flag.vendor, flag.flag): flag for flag in session.scalars(select(VendorFlag))}
 
     health = []

@@ -31,8 +31,8 @@ def test_last_success_recent_and_old(runtime):
                                   record("clay", NOW - timedelta(minutes=2), outcome="VendorUnavailable")])
     rows = by_vendor(runtime)
     assert rows["apollo"].last_success == datetime(2026, 12, 3, 11, 52, tzinfo=UTC)
-    # Older than a day: the daily rollup gives the day.
-    assert rows["clay"].last_success == datetime(2026, 11, 30, tzinfo=UTC)
+    # Outside the last hour the vendor's own newest success is looked up.
+    assert rows["clay"].last_success == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
     assert rows["sendgrid"].last_success is None
 
 
