@@ -162,12 +162,14 @@ def _over_budget(job: BackfillJob, reserved_rows: int) -> str | None:
         expected = job.credits_spent + (reserved_rows + 1) * row_credits
         if expected > job.budget_credits + 1e-9:
             return (f"credit budget reached: {job.credits_spent:g} of {job.budget_credits:g} credits spent and "
-                    f"the next row may cost up to {row_credits:g}; resume with a higher credit budget")
+                    f"the next row may cost up to {row_credits:g}; "
+                    "resume it on the Backfill page with a higher credit budget")
     if job.budget_usd is not None:
         expected_usd = job.cost_usd_spent + (reserved_rows + 1) * row_usd
         if expected_usd > job.budget_usd + 1e-9:
             return (f"dollar budget reached: ${job.cost_usd_spent:.2f} of ${job.budget_usd:.2f} spent and "
-                    f"the next row may cost up to ${row_usd:.2f}; resume with a higher dollar budget")
+                    f"the next row may cost up to ${row_usd:.2f}; "
+                    "resume it on the Backfill page with a higher dollar budget")
     return None
 
 
