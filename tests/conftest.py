@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import uuid
@@ -111,3 +112,26 @@ def no_sleep(runtime) -> list[float]:
     slept: list[float] = []
     runtime.pipeline._sleep = slept.append
     return slept
+
+
+class RawLog(logging.Handler):
+    """Keeps every log line as emitted, before any handler's redaction filter rewrites it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.name, record.getMessage()))
+
+
+@pytest.fixture
+def raw_log(caplog):
+    # First in the root's handler list, so the runtime's RedactSecretsFilter on the
+    # other handlers has not yet masked a leaked key when this handler reads it.
+    caplog.set_level(logging.DEBUG)
+    handler = RawLog()
+    root = logging.getLogger()
+    root.handlers.insert(0, handler)
+    yield handler
+    root.removeHandler(handler)
