@@ -27,7 +27,7 @@ SENSITIVE_HEADERS = frozenset({"authorization", "x-api-key", "clay-api-key", "dd
 
 
 def build_client(spec: VendorSpec, base_url: str, pool_size: int = 20) -> httpx.Client:
-    """A pooled client with a complete timeout: connect short, read per the registry."""
+    """Build a pooled client with a complete timeout: connect short, read per the registry."""
     timeout = httpx.Timeout(
         connect=spec.timeouts.connect,
         read=spec.timeouts.read,
@@ -60,7 +60,7 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def vendor_message(response: httpx.Response) -> str:
-    """The vendor's own error text, short, from the shapes the six vendors use."""
+    """Return the vendor's own error text, shortened, from the body shapes the six vendors use."""
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):

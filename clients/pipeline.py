@@ -44,7 +44,7 @@ Mode = Literal["interactive", "batch"]
 
 @dataclass
 class Reply(Generic[T]):
-    """What a client's `send` returns for one successful attempt."""
+    """The result of one successful attempt of a client's `send`."""
 
     value: T
     status_code: int | None = None

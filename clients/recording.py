@@ -22,7 +22,7 @@ class CallRecord:
     """One vendor call as the pipeline saw it, after all its attempts.
 
     `outcome` is "success" or the name of the error class it ended in. No field
-    holds a request body or a credential.
+    contains a request body or a credential.
     """
 
     vendor: str
@@ -97,7 +97,7 @@ class Metrics:
                 self._statsd.increment(f"{base}.error", tags=[*method, f"error:{record.outcome}"])
             self._statsd.timing(f"{base}.{record.operation}", record.latency_ms, tags=method)
         except OSError as exc:
-            # Metrics are best effort: a missing agent must never fail a vendor call.
+            # Metrics are best effort, so a missing agent only loses packets.
             log.debug("dogstatsd send failed: %s", exc)
 
     def flush(self, timeout: float = 5.0) -> None:

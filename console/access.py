@@ -1,4 +1,4 @@
-"""Who is acting and what their roles allow.
+"""Users, their roles, and the role checks that services run.
 
 Roles: `ops`, `support`, `leadership`, `admin`; `admin` passes every role check.
 A TOML role map names each person's roles by e-mail (or `cli:<login>` for the
@@ -55,7 +55,7 @@ class User:
 
 
 def require_role(user: User, roles: str | Iterable[str], action: str = "this action") -> None:
-    """Raise PermissionDenied unless `user` holds one of `roles` (or admin)."""
+    """Raise PermissionDenied unless `user` has one of `roles` (or admin)."""
     accepted = (roles,) if isinstance(roles, str) else tuple(roles)
     if not user.has_role(*accepted):
         user_roles = ", ".join(sorted(user.roles)) or "no role"
@@ -116,7 +116,7 @@ def cli_user(root: Path = ROOT) -> User:
     """Return the OS user running a CLI command, as `cli:<login>`.
 
     It has the admin role unless the role map has an entry for `cli:<login>`,
-    because whoever can run the CLI on the host can already edit the store.
+    because anyone who can run the CLI on the host can already edit the store.
     """
     name = f"cli:{getpass.getuser()}"
     role_map = load_role_map(roles_file(root))

@@ -8,7 +8,7 @@ without sending a message twice, and repeated evaluations in one state send
 nothing.
 
 A change notifies when either side is warning or alert; OK <-> no data is kept
-in the history only, because it pages nobody.
+in the history only, because it pages no one.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class MonitorStatus:
 
 
 def alert_text(monitor: Monitor, old: str, new: str, detail: str) -> str:
-    # The description says what a firing monitor means, so a recovery leaves it out.
+    # The description explains what a firing monitor means, so a recovery leaves it out.
     meaning = f"{monitor.description} " if new in (WARNING, ALERT) else ""
     return (f"[{new.upper()}] {monitor.name}: {detail} (was {old}). "
             f"{meaning}Runbook: {runbook_url(monitor.vendor)}")

@@ -1,8 +1,8 @@
 """Forcing a vendor's breaker open or closed, and resetting it, from the console or CLI.
 
 An override is a `breaker_overrides` row, so every process that shares the store
-sees it on its next call: `VendorBreaker.before_request` reads it through the
-lookup that `console.runtime` passes in. Every attempt is audited, refusals too.
+finds it within a quarter second: `VendorBreaker.before_request` reads it through
+the cached lookup that `console.runtime` passes in. Every attempt is audited, refusals too.
 """
 
 from __future__ import annotations

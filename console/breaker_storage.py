@@ -32,8 +32,8 @@ class StoreBreakerStorage(pybreaker.CircuitBreakerStorage):
     failures from several processes add up instead of overwriting each other.
 
     Reads are cached for CACHE_SECONDS because pybreaker reads the state several
-    times per call; a change made by another process is therefore seen up to that
-    long after it happened. Writes from this process drop the cache at once.
+    times per call. A change made by another process is therefore noticed up to
+    that long after it happened. Writes from this process drop the cache at once.
     """
 
     CACHE_SECONDS = 0.25
@@ -117,7 +117,7 @@ class StoreBreakerStorage(pybreaker.CircuitBreakerStorage):
 def record_transition(store: Store, vendor: str, old: str, new: str, cause: str) -> None:
     """Store a breaker transition once, however many processes notice it.
 
-    Every process sharing a breaker sees the change (pybreaker notifies when its
+    Every process sharing a breaker notices the change (pybreaker notifies when its
     cached state differs from storage), so a repeat of the newest event is dropped.
     Touching the breaker's row first takes its write lock, so two processes that
     notice the same change at once check and insert one after the other. A

@@ -123,7 +123,7 @@ def vendor_health(runtime: Runtime, now: datetime | None = None) -> list[VendorH
             select(DailyRollup.vendor, func.sum(DailyRollup.credits))
             .where(DailyRollup.day >= month_start(now).date()).group_by(DailyRollup.vendor)
         ).all())
-        # One grouped query over the last hour covers every vendor in use; an idle
+        # One grouped query over the last hour covers every vendor in use. An idle
         # vendor gets one indexed lookup, newest first, instead of a longer scan.
         last_success: dict[str, object] = dict(session.execute(
             select(Rollup.vendor, func.max(Rollup.minute))
@@ -140,7 +140,7 @@ def vendor_health(runtime: Runtime, now: datetime | None = None) -> list[VendorH
     health = []
     for name, spec in REGISTRY.items():
         # A call the breaker or a missing key stopped never reached the vendor, so
-        # it tells nothing about the vendor's error rate or latency.
+        # it shows nothing about the vendor's error rate or latency.
         rows = [row for row in window_rows if row[0] == name and row[1] not in NO_REQUEST_OUTCOMES]
         calls = sum(int(row[2] or 0) for row in rows)
         errors = sum(int(row[3] or 0) for row in rows)

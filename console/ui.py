@@ -1,4 +1,4 @@
-"""What pages share: one runtime per configuration, the signed-in user and their roles, badges.
+"""Shared page helpers: one runtime per configuration, the signed-in user and their roles, badges.
 
 In the sandbox a local user has every role (or only those listed in
 ROLEFERRY_SANDBOX_ROLES). Otherwise people sign in through Streamlit's OIDC login

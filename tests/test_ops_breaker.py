@@ -73,7 +73,7 @@ def test_override_seen_by_other_process(runtime, settings):
         with pytest.raises(CircuitOpen, match="drill"):
             other.breaker("apollo").before_request("people_search")
         change_breaker(runtime, OPS, "apollo", "reset", "drill over")
-        # The other process keeps its read for the cache's lifetime, then sees the reset.
+        # The other process keeps its read for the cache's lifetime, then notices the reset.
         with pytest.raises(CircuitOpen, match="drill"):
             other.breaker("apollo").before_request("people_search")
         clock[0] += other.overrides.CACHE_SECONDS + 0.01

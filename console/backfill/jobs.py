@@ -243,7 +243,7 @@ class JobSummary:
     invalid: int
     duplicates: int
     counts: dict[str, int]
-    # Row counts per provider: contacts found (answered), no contacts (no_match),
+    # Row counts per provider: contacts found (`answered`), no contacts (no_match),
     # skipped without a call (skipped), and call failed (failed).
     providers: dict[str, dict[str, int]]
     credits: float

@@ -244,7 +244,7 @@ def finish_row(store: Store, claim: Claim, outcome: RowOutcome) -> bool:
     """Record the row's outcome if this claim is still current, and add its spend to the job either way.
 
     Return False when another worker took the row over (this worker outlived its
-    lease); that worker's outcome stands, but the credits spent here were spent.
+    lease); that worker's outcome is kept, but the credits spent here were spent.
     """
     with store.session() as session:
         ended = session.execute(

@@ -1,4 +1,4 @@
-"""What every sandbox vendor shares: request and response shapes, counters, windows."""
+"""Shared parts of every sandbox vendor: request and response shapes, counters, windows."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ class SandboxVendor:
         # max_in_flight to tell concurrent callers from serialised ones.
         self.in_flight = 0
         self.max_in_flight = 0
-        # Requests this vendor's own server-side window answered with 429.
+        # Requests this vendor's own server-side window rejected with 429.
         self.rate_limited = 0
 
     def authenticate(self, request: SandboxRequest) -> bool:

@@ -59,7 +59,7 @@ def knows_domain(vendor: str, domain: str) -> bool:
 
 
 def people_at(vendor: str, domain: str, titles: list[str] | tuple[str, ...]) -> list[Person]:
-    """One or two people per requested title, the same on every call."""
+    """Return one or two people per requested title, the same on every call."""
     if not knows_domain(vendor, domain):
         return []
     people = []
@@ -74,7 +74,7 @@ def people_at(vendor: str, domain: str, titles: list[str] | tuple[str, ...]) -> 
 
 
 def person_id(prefix: str, person: Person) -> str:
-    """A stateless vendor id: the sandbox can rebuild the person from it after a restart."""
+    """Encode a stateless vendor id, from which the sandbox can rebuild the person after a restart."""
     packed = json.dumps([person.domain, person.title, person.key]).encode()
     return prefix + base64.urlsafe_b64encode(packed).decode().rstrip("=")
 

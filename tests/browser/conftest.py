@@ -1,7 +1,7 @@
 """Fixtures for the browser tests: one sandbox and one console per session, Chromium, and failure screenshots.
 
 The console starts on a fresh SQLite file, so the first test that looks at it
-(the first-visit test, moved to the front below) sees an empty store.
+(the first-visit test, moved to the front below) finds an empty store.
 """
 
 from __future__ import annotations

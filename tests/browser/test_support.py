@@ -91,8 +91,8 @@ def test_backfill_from_csv_upload(console, page, tmp_path):
     expect(progress.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
 
     # The button's file is built when the panel last refreshed, which can be the
-    # refresh that showed the bar at 100% before the last row's result was read;
-    # a person would download again, and so does the test, a bounded number of times.
+    # refresh that showed the bar at 100% before the last row's result was read.
+    # A person would download again, and so does the test, a bounded number of times.
     for _ in range(DOWNLOAD_TRIES):
         with page.expect_download() as started:
             page.get_by_test_id("stDownloadButton").get_by_role("button", name="Download CSV").click()
